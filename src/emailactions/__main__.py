@@ -1,0 +1,5 @@
+"""``python -m emailactions``: the CLI."""
+
+from .cli import main
+
+main()

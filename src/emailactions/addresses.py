@@ -1,0 +1,181 @@
+"""Parse, validate and format email addresses and address lists."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .errors import InvalidParams
+
+# C0 controls but TAB, DEL, NEL and the Unicode line/paragraph separators: any
+# of these in a header value could end the header or smuggle a new one in.
+_HEADER_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+# Bidi overrides and isolates let a display name render as someone else's.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+#: Longest address item we even try to parse (RFC 5321 caps a path at 256).
+MAX_ADDRESS_CHARS = 1000
+
+_LABELS = {"from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "replyTo": "Reply-To"}
+
+
+def _label(param: str) -> str:
+    return _LABELS.get(param.lstrip("_"), param)
+
+
+def check_header_text(value: str, param: str) -> str:
+    """Refuse control characters, also ones hidden in RFC 2047 encoded words."""
+    if _HEADER_CONTROLS.search(value):
+        raise InvalidParams(
+            f"Parameter {param!r} contains a control character", param=param
+        )
+    if "=?" in value:
+        # A client would decode "=?utf-8?q?a=0D=0AX?=" into a line break.
+        from email.header import decode_header, make_header
+
+        try:
+            decoded = str(make_header(decode_header(value)))
+        except Exception:  # undecodable words stay literal text for readers
+            decoded = ""
+        if _HEADER_CONTROLS.search(decoded):
+            raise InvalidParams(
+                f"Parameter {param!r} contains a control character in an encoded word",
+                param=param,
+            )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One mailbox: the address as sent (IDNA domain) and a display name."""
+
+    addr: str
+    display: str = ""
+
+    @property
+    def smtputf8(self) -> bool:
+        """True when the local part is not ASCII, so SMTPUTF8 is needed."""
+        return not self.addr.isascii()
+
+    @property
+    def key(self) -> str:
+        """Identity for de-duplication: domains are case-insensitive."""
+        local, _, domain = self.addr.rpartition("@")
+        return f"{local}@{domain.lower()}"
+
+    def __str__(self) -> str:
+        return f'"{self.display}" <{self.addr}>' if self.display else self.addr
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form, as accepted back in address-list params."""
+        return {"address": self.addr, "display": self.display} if self.display else {"address": self.addr}
+
+
+def split_address_list(value: str) -> list[str]:
+    """Split on ``,`` or ``;`` outside quotes, comments and angle brackets.
+
+    Hand-written because the stdlib's lenient ``getaddresses`` mis-splits
+    quoted commas on older Pythons and email-validator takes one address.
+    """
+    items: list[str] = []
+    start = 0
+    quoted = escaped = False
+    angle = comment = 0
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = quoted or comment > 0
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            comment += 1
+        elif ch == ")" and comment:
+            comment -= 1
+        elif comment:
+            pass
+        elif ch == "<":
+            angle += 1
+        elif ch == ">" and angle:
+            angle -= 1
+        elif ch in ",;" and not angle:
+            items.append(value[start:i])
+            start = i + 1
+    items.append(value[start:])
+    return [item.strip() for item in items if item.strip()]
+
+
+@lru_cache(maxsize=4096)
+def _validate(item: str, allow_display: bool) -> tuple[str, str]:
+    # Cached: bulk sends and templates repeat the same sender and addresses.
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        info = validate_email(
+            item,
+            allow_display_name=allow_display,
+            allow_smtputf8=True,
+            check_deliverability=False,
+        )
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    local, _, _ = info.normalized.rpartition("@")
+    return f"{local}@{info.ascii_domain}", info.display_name or ""
+
+
+def _bad(param: str, item: Any, reason: str) -> InvalidParams:
+    shown = item if isinstance(item, str) and len(item) <= 200 else repr(item)[:200]
+    return InvalidParams(
+        f"Bad {_label(param)}: email address", param=param, address=shown, reason=reason
+    )
+
+
+def parse_address(item: Any, param: str) -> Address:
+    """One address: a string (``"Name" <a@b>`` allowed) or an address object."""
+    if isinstance(item, dict):
+        unknown = set(item) - {"address", "display"}
+        if unknown:
+            raise _bad(param, item, f"unknown keys {sorted(unknown)}")
+        addr, display = item.get("address"), item.get("display") or ""
+        if not isinstance(addr, str) or not isinstance(display, str):
+            raise _bad(param, item, "address and display must be strings")
+        allow_display = False
+    elif isinstance(item, str):
+        addr, display, allow_display = item, "", True
+    else:
+        raise _bad(param, item, "an address must be a string or an object")
+    addr = addr.strip()
+    if not addr:
+        raise _bad(param, item, "empty address")
+    if len(addr) > MAX_ADDRESS_CHARS:
+        raise _bad(param, item, "address too long")
+    check_header_text(addr, param)
+    check_header_text(display, param)
+    try:
+        spec, parsed_display = _validate(addr, allow_display)
+    except ValueError as exc:
+        raise _bad(param, item, str(exc)) from None
+    display = (display or parsed_display).strip()
+    if display:
+        check_header_text(display, param)
+        if _BIDI_CONTROLS.search(display):
+            raise _bad(param, item, "bidirectional control characters in display name")
+    return Address(spec, display)
+
+
+def parse_address_list(value: Any, param: str) -> list[Address]:
+    """A comma/semicolon separated string, or a list of strings or objects."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        if len(value) > 1_000_000:
+            raise InvalidParams(f"Parameter {param!r} is too long", param=param)
+        return [parse_address(item, param) for item in split_address_list(value)]
+    if isinstance(value, (list, tuple)):
+        return [parse_address(item, param) for item in value]
+    raise InvalidParams(
+        f"Parameter {param!r} must be a string or a list of addresses", param=param
+    )

@@ -1,0 +1,235 @@
+"""Load settings from a mapping, a TOML file or an IDM ``conf/`` folder.
+
+Unknown keys and wrong types are refused at load, naming the key. Both
+formats end up in one :class:`Config`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .request import Limits
+
+#: Keys of IDM's ``external.email.json``.
+IDM_KEYS = {
+    "type", "host", "port", "from", "auth", "starttls", "ssl", "smtpProperties",
+    "threadPoolSize", "connectiontimeout", "timeout", "writetimeout", "debug",
+}  # fmt: skip
+_IDM_DEFAULT_TIMEOUT_MS = 300_000
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything an :class:`~emailactions.ActionHost` needs to know."""
+
+    #: Default sender when neither the request nor the template gives one.
+    sender: str | None = None
+    #: Alias (a key of ``transports``) that ``send`` uses.
+    transport: str = "default"
+    #: alias -> {"backend": name, **options}.
+    transports: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {"default": {"backend": "console"}}
+    )
+    limits: Limits = field(default_factory=Limits)
+    #: An IDM conf folder, where ``emailTemplate-*.json`` live.
+    conf_dir: Path | None = None
+    #: Where this config came from, for error messages.
+    source: str = "defaults"
+
+    def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
+        """(backend, options) for a transport alias."""
+        alias = alias or self.transport
+        if alias not in self.transports:
+            raise ConfigError(f"No transport configured as {alias!r}", key=f"transports.{alias}")
+        options = dict(self.transports[alias])
+        return options.pop("backend"), options
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+    if isinstance(value, bool) and kind in (int, (int, float)):
+        raise ConfigError(f"Config key {key!r} must be a number", key=key)
+    if not isinstance(value, kind):
+        raise ConfigError(f"Config key {key!r} has the wrong type: {type(value).__name__}", key=key)
+    return value
+
+
+def _unknown(data: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+    extra = sorted(set(data) - allowed)
+    if extra:
+        key = f"{prefix}{extra[0]}"
+        raise ConfigError(f"Unknown config key {key!r} (known: {', '.join(sorted(allowed))})", key=key)
+
+
+def _limits(data: Any, prefix: str) -> Limits:
+    _typed(data, dict, prefix.rstrip("."))
+    names = {f.name for f in fields(Limits)}
+    _unknown(data, names, prefix)
+    values = {}
+    for name, value in data.items():
+        _typed(value, int, prefix + name)
+        if value < 1:
+            raise ConfigError(f"Config key {prefix + name!r} must be positive", key=prefix + name)
+        values[name] = value
+    return Limits(**values)
+
+
+def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path | None = None) -> Config:
+    """The native schema (as in ``emailactions.toml``)::
+
+        [email]               from, transport, conf, [email.limits]
+        [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
+    """
+    _typed(data, Mapping, "config")
+    _unknown(data, {"email", "transports"}, "")
+    email = data.get("email", {})
+    _typed(email, Mapping, "email")
+    _unknown(email, {"from", "transport", "limits", "conf"}, "email.")
+    sender = email.get("from")
+    if sender is not None:
+        _typed(sender, str, "email.from")
+    transports: dict[str, dict[str, Any]] = {}
+    for alias, options in _typed(data.get("transports", {}), Mapping, "transports").items():
+        _typed(options, Mapping, f"transports.{alias}")
+        if not isinstance(options.get("backend"), str):
+            raise ConfigError(f"Config key 'transports.{alias}.backend' is required", key=f"transports.{alias}.backend")
+        transports[alias] = dict(options)
+    if not transports:
+        transports = {"default": {"backend": "console"}}
+    transport = _typed(email.get("transport", "default" if "default" in transports else next(iter(transports))), str, "email.transport")
+    if transport not in transports:
+        raise ConfigError(f"Config key 'email.transport' names no transport: {transport!r}", key="email.transport")
+    conf_dir = None
+    if "conf" in email:
+        conf_dir = Path(_typed(email["conf"], str, "email.conf"))
+        if base is not None and not conf_dir.is_absolute():
+            conf_dir = base / conf_dir
+    return Config(
+        sender=sender,
+        transport=transport,
+        transports=transports,
+        limits=_limits(email.get("limits", {}), "email.limits."),
+        conf_dir=conf_dir,
+        source=source,
+    )
+
+
+def _ms(value: Any, key: str) -> float:
+    """IDM timeouts: milliseconds as a number or numeric string; 0 means none."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return _typed(value, int, key) / 1000.0
+
+
+def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") -> dict[str, Any]:
+    """Map IDM's ``external.email.json`` onto SMTP transport options."""
+    _typed(data, Mapping, "external.email.json")
+    _unknown(data, IDM_KEYS, "")
+    kind = data.get("type", "smtp")
+    if kind != "smtp":
+        raise ConfigError(f"Config key 'type': {kind!r} is not supported (only 'smtp')", key="type")
+    if "host" not in data:
+        raise ConfigError("Config key 'host' is required", key="host")
+    port = data.get("port", 25)
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    options: dict[str, Any] = {"backend": "smtp", "host": _typed(data["host"], str, "host"), "port": _typed(port, int, "port")}
+    for section, option in (("starttls", "starttls"), ("ssl", "ssl")):
+        value = _typed(data.get(section, {}), Mapping, section)
+        _unknown(value, {"enable"}, f"{section}.")
+        options[option] = _typed(value.get("enable", False), bool, f"{section}.enable")
+    auth = _typed(data.get("auth", {}), Mapping, "auth")
+    _unknown(auth, {"enable", "username", "password"}, "auth.")
+    if _typed(auth.get("enable", False), bool, "auth.enable"):
+        password = auth.get("password")
+        if isinstance(password, Mapping):
+            raise ConfigError("Config key 'auth.password': IDM-encrypted values cannot be read; give the clear text or an environment variable", key="auth.password")
+        options["username"] = _typed(auth.get("username"), str, "auth.username")
+        options["password"] = _typed(password, str, "auth.password")
+    timeouts = {k: _ms(data.get(k, _IDM_DEFAULT_TIMEOUT_MS), k) for k in ("connectiontimeout", "timeout", "writetimeout")}
+    options["connect_timeout"] = timeouts["connectiontimeout"]
+    # smtplib has one socket timeout for reads and writes: take the stricter.
+    nonzero = [t for t in (timeouts["timeout"], timeouts["writetimeout"]) if t]
+    options["timeout"] = min(nonzero) if nonzero else 0
+    pool = data.get("threadPoolSize", 20)
+    if isinstance(pool, str) and pool.strip().isdigit():
+        pool = int(pool)
+    options["pool_size"] = _typed(pool, int, "threadPoolSize")
+    options["debug"] = _typed(data.get("debug", False), bool, "debug")
+    for i, prop in enumerate(_typed(data.get("smtpProperties", []), list, "smtpProperties")):
+        key = f"smtpProperties[{i}]"
+        if not isinstance(prop, str) or "=" not in prop:
+            raise ConfigError(f"Config key {key!r} must be a 'name=value' string", key=key)
+        name, _, value = (part.strip() for part in prop.partition("="))
+        if name == "mail.smtp.ssl.protocols":
+            # Java lists allowed protocols; the oldest one is our minimum.
+            versions = sorted(v.strip() for v in value.split() if v.strip())
+            options["min_tls_version"] = versions[0] if versions else None
+        elif name == "mail.smtp.localhost":
+            options["local_hostname"] = value
+        # Other JavaMail properties (mail.mime.allowutf8, ...) need no setting here.
+    return options
+
+
+def load_idm_conf(conf_dir: Path) -> Config:
+    """An IDM ``conf/`` folder: ``external.email.json`` plus templates beside it."""
+    path = conf_dir / "external.email.json"
+    if not path.is_file():
+        return Config(conf_dir=conf_dir, source=str(conf_dir))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}", key=str(path)) from exc
+    options = from_idm(data, source=str(path))
+    sender = data.get("from") or None
+    if sender is not None:
+        _typed(sender, str, "from")
+    return Config(sender=sender, transports={"default": options}, conf_dir=conf_dir, source=str(path))
+
+
+def load_toml(path: Path) -> Config:
+    """A native ``emailactions.toml`` file."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}", key=str(path)) from exc
+    return from_mapping(data, source=str(path), base=path.parent)
+
+
+def load_config(config: Config | Mapping[str, Any] | str | os.PathLike[str] | None) -> Config:
+    """Whatever ``ActionHost(config)`` was given, as a :class:`Config`."""
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, Mapping):
+        return from_mapping(config)
+    path = Path(config)
+    if path.is_dir():
+        return load_idm_conf(path)
+    if path.is_file():
+        if path.name.endswith(".json"):
+            return load_idm_conf(path.parent) if path.name == "external.email.json" else _bad_file(path)
+        return load_toml(path)
+    raise ConfigError(f"Config path does not exist: {str(path)!r}", key="config")
+
+
+def _bad_file(path: Path) -> Config:
+    raise ConfigError(f"Config file must be TOML or an IDM conf folder: {str(path)!r}", key="config")
+
+
+def default_config_source() -> str | None:
+    """``EMAILACTIONS_CONFIG``, else ``./emailactions.toml`` if present, else none."""
+    env = os.environ.get("EMAILACTIONS_CONFIG")
+    if env:
+        return env
+    return "emailactions.toml" if Path("emailactions.toml").is_file() else None

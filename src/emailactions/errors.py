@@ -1,0 +1,253 @@
+"""Every exception emailactions raises, in one hierarchy.
+
+::
+
+    EmailActionsError                 500  internal_error
+    ├── ConfigError                   500  config_error
+    │   ├── UnknownTransport          500  unknown_transport
+    │   └── EngineUnavailable         500  engine_unavailable
+    ├── PluginError                   500  plugin_error
+    │   └── DuplicateRegistration     500  duplicate_registration
+    ├── ActionError                   400  bad_request
+    │   ├── UnknownResource           404  unknown_resource
+    │   ├── UnknownAction             400  unknown_action
+    │   ├── ForbiddenOperation        403  forbidden
+    │   ├── InvalidParams             400  invalid_params
+    │   └── TooLarge                  413  too_large
+    ├── RateLimited                   429  rate_limited
+    ├── TemplateError                 400  template_error
+    │   ├── TemplateNotFound          404  template_not_found
+    │   ├── TemplateDisabled          400  template_disabled
+    │   └── RenderError               400  render_error
+    └── TransportError                502  transport_error
+        ├── ConnectError              503  connect_error
+        ├── DeliveryTimeout           504  timeout
+        ├── TLSError                  502  tls_error
+        ├── AuthError                 502  auth_error
+        ├── SMTPUTF8Unsupported       502  smtputf8_unsupported
+        └── RecipientsRefused         502  recipients_refused
+
+``code`` is the HTTP-like status IDM puts in its error body; ``kind`` is a
+stable string for scripts that treat errors as data. ``to_dict()`` gives IDM's
+shape ``{"code", "reason", "message", "detail"}``.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+__all__ = [
+    "EmailActionsError",
+    "ConfigError",
+    "UnknownTransport",
+    "EngineUnavailable",
+    "PluginError",
+    "DuplicateRegistration",
+    "ActionError",
+    "UnknownResource",
+    "UnknownAction",
+    "ForbiddenOperation",
+    "InvalidParams",
+    "TooLarge",
+    "RateLimited",
+    "TemplateError",
+    "TemplateNotFound",
+    "TemplateDisabled",
+    "RenderError",
+    "TransportError",
+    "ConnectError",
+    "DeliveryTimeout",
+    "TLSError",
+    "AuthError",
+    "SMTPUTF8Unsupported",
+    "RecipientsRefused",
+]
+
+
+class EmailActionsError(Exception):
+    """Base of every emailactions error; carries an HTTP-like ``code``."""
+
+    code: int = 500
+    kind: str = "internal_error"
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        #: Context for scripts and logs (param, transport, template, ...).
+        self.detail = {k: v for k, v in detail.items() if v is not None}
+
+    def __getattr__(self, name: str) -> Any:
+        # Context attributes (``err.param``, ``err.transport``) read from detail.
+        try:
+            return self.__dict__["detail"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def reason(self) -> str:
+        """The HTTP reason phrase for ``code``, as IDM reports it."""
+        try:
+            return HTTPStatus(self.code).phrase
+        except ValueError:
+            return "Error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """IDM's error body: ``{"code", "reason", "message", "detail"}``."""
+        return {
+            "code": self.code,
+            "reason": self.reason,
+            "message": self.message,
+            "detail": {"kind": self.kind, **self.detail},
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code})"
+
+
+class ConfigError(EmailActionsError):
+    """Configuration that cannot be used; names the offending ``key``."""
+
+    kind = "config_error"
+
+
+class UnknownTransport(ConfigError):
+    """The configured transport backend is not registered by any plugin."""
+
+    kind = "unknown_transport"
+
+
+class EngineUnavailable(ConfigError):
+    """An optional engine or language whose library is not installed."""
+
+    kind = "engine_unavailable"
+
+
+class PluginError(EmailActionsError):
+    """A plugin misbehaved while registering or running."""
+
+    kind = "plugin_error"
+
+
+class DuplicateRegistration(PluginError):
+    """Two plugins registered the same name; never renamed silently."""
+
+    kind = "duplicate_registration"
+
+
+class ActionError(EmailActionsError):
+    """The request itself is wrong (IDM's 4xx family)."""
+
+    code = 400
+    kind = "bad_request"
+
+
+class UnknownResource(ActionError):
+    """No service is registered at the resource path."""
+
+    code = 404
+    kind = "unknown_resource"
+
+
+class UnknownAction(ActionError):
+    """The service exists but has no such action; lists the valid ones."""
+
+    kind = "unknown_action"
+
+
+class ForbiddenOperation(ActionError):
+    """A verb other than ``action`` on a service that only takes actions."""
+
+    code = 403
+    kind = "forbidden"
+
+
+class InvalidParams(ActionError):
+    """A parameter is missing, mistyped or malformed; names it in ``param``."""
+
+    kind = "invalid_params"
+
+
+class TooLarge(ActionError):
+    """A size limit was exceeded before anything was sent."""
+
+    code = 413
+    kind = "too_large"
+
+
+class RateLimited(EmailActionsError):
+    """A configured rate limit was hit; ``retry_after`` is in seconds."""
+
+    code = 429
+    kind = "rate_limited"
+
+
+class TemplateError(EmailActionsError):
+    """A template cannot be used."""
+
+    code = 400
+    kind = "template_error"
+
+
+class TemplateNotFound(TemplateError):
+    """No template by that name."""
+
+    code = 404
+    kind = "template_not_found"
+
+
+class TemplateDisabled(TemplateError):
+    """The template exists but has ``enabled: false``."""
+
+    kind = "template_disabled"
+
+
+class RenderError(TemplateError):
+    """A template part failed to compile or render; names the ``part``."""
+
+    kind = "render_error"
+
+
+class TransportError(EmailActionsError):
+    """Delivery failed after the message was composed."""
+
+    code = 502
+    kind = "transport_error"
+
+
+class ConnectError(TransportError):
+    """The relay could not be reached."""
+
+    code = 503
+    kind = "connect_error"
+
+
+class DeliveryTimeout(TransportError):
+    """The relay did not answer within the configured time."""
+
+    code = 504
+    kind = "timeout"
+
+
+class TLSError(TransportError):
+    """TLS could not be negotiated or the certificate did not verify."""
+
+    kind = "tls_error"
+
+
+class AuthError(TransportError):
+    """The relay refused our credentials."""
+
+    kind = "auth_error"
+
+
+class SMTPUTF8Unsupported(TransportError):
+    """An address needs SMTPUTF8 and the relay does not offer it."""
+
+    kind = "smtputf8_unsupported"
+
+
+class RecipientsRefused(TransportError):
+    """The relay refused every recipient; ``refused`` maps each to its reply."""
+
+    kind = "recipients_refused"

@@ -1,0 +1,66 @@
+"""The pluggy markers for the ``emailactions`` project and every hook it calls."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("emailactions")
+hookimpl = pluggy.HookimplMarker("emailactions")
+
+
+@hookspec
+def register_actions(register: Callable[..., None], host: Any) -> None:
+    """Contribute action handlers.
+
+    Called once when an :class:`~emailactions.ActionHost` is created. Call
+    ``register(resource, action, handler)`` for each action; ``handler`` is
+    called as ``handler(params, context)`` with the raw params dict and an
+    :class:`~emailactions.host.ActionContext`, and returns a JSON-ready dict.
+    ``host`` is the host being built, for services that keep per-host state.
+    Registering a (resource, action) pair twice raises ``DuplicateRegistration``.
+    Return value ignored.
+    """
+
+
+@hookspec
+def register_transports(register: Callable[..., None]) -> None:
+    """Contribute transport backends.
+
+    Called once per host. Call ``register(name, transport_class)`` where the
+    class subclasses :class:`~emailactions.transports.BaseTransport` and takes
+    its options as keyword arguments. ``name`` is what ``backend = "..."``
+    selects in config. A name registered twice raises
+    ``DuplicateRegistration``. Return value ignored.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``emailactions`` CLI.
+
+    Called once when the CLI starts, with the root ``click.Group``; call
+    ``cli.command()`` or ``cli.add_command()`` on it. Return value ignored.
+    """
+
+
+@hookspec
+def message_sent(message: Any, result: Any) -> None:
+    """Observe a delivered message.
+
+    Called after a transport accepted ``message`` (a
+    :class:`~emailactions.message.Message`), with its
+    :class:`~emailactions.transports.SendResult`. Notification only: the
+    return value is ignored and the message is already gone.
+    """
+
+
+@hookspec
+def send_failed(message: Any, error: Any) -> None:
+    """Observe a failed delivery.
+
+    Called when a transport raised ``error`` (a ``TransportError``) for
+    ``message``. Notification only: the return value is ignored and the error
+    is still raised to the caller afterwards.
+    """

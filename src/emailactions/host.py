@@ -1,0 +1,188 @@
+"""ActionHost: routes ``action(resource, action, params)`` to plugin services."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .config import Config, default_config_source, load_config
+from .errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
+from .message import Message
+from .plugins import get_plugin_manager
+from .registry import ActionRegistry
+from .transports.base import BaseTransport, SendResult
+
+#: CREST verbs other than ``action``; services that only act answer 403.
+VERBS = ("create", "read", "update", "patch", "delete", "query")
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """The request context a handler sees, as IDM's script context carries it."""
+
+    host: "ActionHost"
+    accept_language: str | None = None
+    wait_for_completion: bool = True
+    caller: str | None = None
+
+
+class ActionHost:
+    """Owns the plugin manager, the config, the action registry and transports.
+
+    ``config`` is a mapping, a TOML file path, an IDM ``conf/`` folder path,
+    or ``None`` for the console transport. ``load_entry_points=False`` keeps
+    third-party plugins out (as tests want).
+    """
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        load_entry_points: bool = True,
+    ) -> None:
+        self.config = load_config(config)
+        self.plugins = get_plugin_manager(load_entry_points=load_entry_points)
+        self.hook = self.plugins.hook
+        self.transport_classes: dict[str, tuple[type[BaseTransport], str]] = {}
+        self._transports: dict[str, BaseTransport] = {}
+        self._lock = threading.Lock()
+        self.actions = ActionRegistry()
+        self._call_register(self.hook.register_transports, self._add_transport)
+        self._call_register(self.hook.register_actions, self.actions.add, host=self)
+
+    def _call_register(self, hook: Any, add: Any, **kwargs: Any) -> None:
+        """Call a ``register_*`` hook so each registration knows its plugin."""
+        # Called impl by impl (first-registered first) rather than through
+        # hook(...), because collisions must name the plugin that caused them.
+        for impl in reversed(hook.get_hookimpls()):
+            args = {"register": functools.partial(add, plugin=impl.plugin_name), **kwargs}
+            impl.function(**{name: args[name] for name in impl.argnames})
+
+    def _add_transport(self, name: str, cls: type[BaseTransport], plugin: str = "") -> None:
+        if name in self.transport_classes:
+            raise DuplicateRegistration(
+                f"Transport {name!r} is registered by {self.transport_classes[name][1]!r} and {plugin!r}",
+                transport=name,
+                plugin=plugin,
+            )
+        if not (isinstance(cls, type) and issubclass(cls, BaseTransport)):
+            raise PluginError(f"Plugin {plugin!r} registered transport {name!r} that is not a BaseTransport", plugin=plugin)
+        self.transport_classes[name] = (cls, plugin)
+
+    # -- transports ------------------------------------------------------
+
+    def transport(self, alias: str | None = None) -> BaseTransport:
+        """The opened transport for a config alias (the default one if None)."""
+        alias = alias or self.config.transport
+        with self._lock:
+            if alias not in self._transports:
+                self._transports[alias] = self._build_transport(alias)
+            return self._transports[alias]
+
+    def _build_transport(self, alias: str) -> BaseTransport:
+        backend, options = self.config.transport_options(alias)
+        if backend not in self.transport_classes:
+            raise UnknownTransport(
+                f"Transport backend {backend!r} is not installed; known: {', '.join(sorted(self.transport_classes))}",
+                key=f"transports.{alias}.backend",
+                transport=backend,
+            )
+        cls = self.transport_classes[backend][0]
+        try:
+            transport = cls(**options)
+        except TypeError as exc:
+            import inspect
+
+            accepted = set(inspect.signature(cls).parameters)
+            unknown = sorted(set(options) - accepted)
+            if not unknown:
+                raise
+            raise ConfigError(
+                f"Unknown option {unknown[0]!r} for transport {backend!r} (known: {', '.join(sorted(accepted))})",
+                key=f"transports.{alias}.{unknown[0]}",
+            ) from None
+        transport.alias = alias
+        transport.open()
+        return transport
+
+    def deliver(self, message: Message, *, transport: str | None = None) -> SendResult:
+        """Send one finished message now, notifying ``message_sent`` / ``send_failed``."""
+        from .errors import TransportError
+
+        backend = self.transport(transport)
+        try:
+            result = backend.send(message)
+        except TransportError as exc:
+            self.hook.send_failed(message=message, error=exc)
+            raise
+        self.hook.message_sent(message=message, result=result)
+        return result
+
+    # -- actions ---------------------------------------------------------
+
+    def action(
+        self,
+        resource: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        accept_language: str | None = None,
+        wait_for_completion: bool = True,
+        caller: str | None = None,
+    ) -> dict[str, Any]:
+        """Run ``action`` on ``resource`` as ``openidm.action`` does; returns a dict."""
+        handler = self.actions.get(resource, action)
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise InvalidParams("Action params must be an object", param="params")
+        context = ActionContext(self, accept_language, bool(wait_for_completion), caller)
+        return handler(dict(params), context)
+
+    def request(self, verb: str, resource: str, *args: Any, **kwargs: Any) -> Any:
+        """Any CREST verb: ``action`` dispatches; others are refused with 403.
+
+        Scripts reach this through ``openidm.read(...)`` and friends; no built-in
+        service offers anything but actions.
+        """
+        if verb == "action":
+            return self.action(resource, *args, **kwargs)
+        self.actions.actions(resource)  # 404 for an unknown resource first
+        raise ForbiddenOperation(
+            f"Operation {verb!r} is not supported on {resource}; use action", resource=resource, verb=verb
+        )
+
+    def close(self) -> None:
+        """Close every opened transport."""
+        with self._lock:
+            transports, self._transports = self._transports, {}
+        for transport in transports.values():
+            transport.close()
+
+    def __enter__(self) -> "ActionHost":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_default_host: ActionHost | None = None
+_default_lock = threading.Lock()
+
+
+def default_host() -> ActionHost:
+    """The host behind module-level :func:`action`, built once on first use."""
+    global _default_host
+    with _default_lock:
+        if _default_host is None:
+            _default_host = ActionHost(default_config_source())
+        return _default_host
+
+
+def action(resource: str, action: str, params: Mapping[str, Any] | None = None, **context: Any) -> dict[str, Any]:
+    """``openidm.action`` on the default host (``EMAILACTIONS_CONFIG``,
+    ``./emailactions.toml`` or the console transport)."""
+    return default_host().action(resource, action, params, **context)

@@ -1,0 +1,39 @@
+"""The finished message a transport delivers: bytes plus envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An RFC 5322 message ready for the wire.
+
+    ``data`` uses CRLF line endings, is not dot-stuffed and never holds a Bcc
+    header; ``recipients`` is the SMTP envelope (To, Cc and Bcc).
+    """
+
+    data: bytes
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str
+    smtputf8: bool = False
+    #: Facts about how it was made (locale, template), for results and tests.
+    meta: dict[str, Any] | None = None
+
+    def as_bytes(self) -> bytes:
+        """The message as it goes on the wire."""
+        return self.data
+
+    def parsed(self) -> EmailMessage:
+        """The message read back with the stdlib parser, for tests and previews."""
+        from email import policy
+        from email.parser import BytesParser
+
+        return BytesParser(policy=policy.default).parsebytes(self.data)  # type: ignore[return-value]
+
+    def envelope(self) -> dict[str, Any]:
+        """JSON form of the envelope."""
+        return {"from": self.sender, "to": list(self.recipients)}

@@ -1,0 +1,85 @@
+"""The transport contract: open, close, send finished messages, report results."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable
+
+from ..errors import ConfigError
+from ..message import Message
+
+
+@dataclass
+class SendResult:
+    """What happened to one message: who got it, who did not, and why."""
+
+    message_id: str
+    sender: str
+    accepted: list[str]
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    transport: str = ""
+    response: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form used in action results."""
+        return {
+            "messageId": self.message_id,
+            "envelope": {"from": self.sender, "to": self.accepted + list(self.refused)},
+            "accepted": list(self.accepted),
+            "refused": {a: {"code": c, "message": m} for a, (c, m) in self.refused.items()},
+            "transport": self.transport,
+        }
+
+
+class BaseTransport(ABC):
+    """A way for finished messages to leave; one subclass per file.
+
+    Options arrive as keyword arguments from config; a subclass refuses
+    wrong types with :class:`~emailactions.errors.ConfigError`. A transport
+    is a context manager: ``open()`` on enter, ``close()`` on exit.
+    """
+
+    #: The registry key, also the ``backend`` value in config.
+    name: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        #: The config alias this instance was built for (``default``...).
+        self.alias = self.name
+
+    def open(self) -> None:
+        """Acquire resources (connections, files); idempotent."""
+
+    def close(self) -> None:
+        """Release resources; idempotent and safe to call from any state."""
+
+    @abstractmethod
+    def send(self, message: Message) -> SendResult:
+        """Deliver one message or raise a ``TransportError``."""
+
+    def send_messages(self, messages: Iterable[Message]) -> list[SendResult]:
+        """Deliver messages in order; one result each."""
+        return [self.send(message) for message in messages]
+
+    def result(self, message: Message, **kwargs: Any) -> SendResult:
+        """A result that accepted every envelope recipient."""
+        kwargs.setdefault("accepted", list(message.recipients))
+        return SendResult(message.message_id, message.sender, transport=self.alias, **kwargs)
+
+    def __enter__(self) -> "BaseTransport":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def option(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
+    """Check one option's type, refusing it with a ``ConfigError`` naming it."""
+    # bool is an int in Python; a port of True is a mistake, not 1.
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise ConfigError(f"Option {name!r} must be a number, not a boolean", key=name)
+    if not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"Option {name!r} must be {expected}, not {type(value).__name__}", key=name)
+    return value
