@@ -61,8 +61,9 @@ class Address:
     @property
     def key(self) -> str:
         """Identity for de-duplication: domains are case-insensitive."""
-        local, _, domain = self.addr.rpartition("@")
-        return f"{local}@{domain.lower()}"
+        # Local parts are case-sensitive by the RFC but not by any real
+        # mailbox provider; sending twice to Bob@ and bob@ is the worse error.
+        return self.addr.casefold()
 
     def __str__(self) -> str:
         return f'"{self.display}" <{self.addr}>' if self.display else self.addr
@@ -108,6 +109,30 @@ def split_address_list(value: str) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+_NAME_ADDR = re.compile(r"(.*?)\s*<([^<>]*)>\s*", re.S)
+_PHRASE_SPECIALS = set('()<>[]:;@\\,"')
+
+
+def _split_name_addr(item: str) -> tuple[str, str]:
+    """``Name <addr>`` or ``"Name" <addr>`` into (display, addr); else ("", item).
+
+    Done here rather than by email-validator so that unquoted non-ASCII
+    names (``Jürgen <j@example.de>``, fine under RFC 6532) are accepted.
+    """
+    match = _NAME_ADDR.fullmatch(item)
+    if not match:
+        return "", item
+    raw, addr = match.group(1).strip(), match.group(2)
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        inner = raw[1:-1]
+        if re.search(r'(?<!\\)(?:\\\\)*"', inner):
+            raise ValueError("a quote inside the quoted display name")
+        return re.sub(r"\\(.)", r"\1", inner, flags=re.S), addr
+    if _PHRASE_SPECIALS & set(raw):
+        raise ValueError("the display name has special characters; quote it")
+    return " ".join(raw.split()), addr
+
+
 @lru_cache(maxsize=4096)
 def _validate(item: str, allow_display: bool) -> tuple[str, str]:
     # Cached: bulk sends and templates repeat the same sender and addresses.
@@ -144,7 +169,12 @@ def parse_address(item: Any, param: str) -> Address:
             raise _bad(param, item, "address and display must be strings")
         allow_display = False
     elif isinstance(item, str):
-        addr, display, allow_display = item, "", True
+        check_header_text(item, param)
+        try:
+            display, addr = _split_name_addr(item)
+        except ValueError as exc:
+            raise _bad(param, item, str(exc)) from None
+        allow_display = False
     else:
         raise _bad(param, item, "an address must be a string or an object")
     addr = addr.strip()

@@ -137,7 +137,7 @@ def plugins_command(ctx: click.Context) -> None:
     from .plugins import list_plugins
 
     def call(host: Any) -> Any:
-        plugins = list_plugins(host.plugins)
+        plugins = list_plugins(host.plugin_manager)
         for plugin in plugins:
             plugin["transports"] = sorted(n for n, (_, p) in host.transport_classes.items() if p == plugin["name"])
             plugin["actions"] = sorted(

@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .config import Config, default_config_source, load_config
 from .errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
@@ -34,7 +34,8 @@ class ActionHost:
 
     ``config`` is a mapping, a TOML file path, an IDM ``conf/`` folder path,
     or ``None`` for the console transport. ``load_entry_points=False`` keeps
-    third-party plugins out (as tests want).
+    third-party plugins out (as tests want); ``plugins`` registers extra plugin
+    objects or modules, as an embedding application or a test may.
     """
 
     def __init__(
@@ -42,10 +43,14 @@ class ActionHost:
         config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
         *,
         load_entry_points: bool = True,
+        plugins: Iterable[object] = (),
     ) -> None:
         self.config = load_config(config)
-        self.plugins = get_plugin_manager(load_entry_points=load_entry_points)
-        self.hook = self.plugins.hook
+        self.plugin_manager = get_plugin_manager(load_entry_points=load_entry_points)
+        for plugin in plugins:
+            self.plugin_manager.register(plugin)
+        self.plugin_manager.check_pending()
+        self.hook = self.plugin_manager.hook
         self.transport_classes: dict[str, tuple[type[BaseTransport], str]] = {}
         self._transports: dict[str, BaseTransport] = {}
         self._lock = threading.Lock()

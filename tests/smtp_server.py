@@ -1,0 +1,102 @@
+"""A real SMTP server on loopback (aiosmtpd) for the tests, with TLS and AUTH."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any, Callable
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+USER, PASSWORD = "idm", "s3cr3t-pa55"
+
+
+@dataclass
+class Received:
+    """One message as the server got it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    mail_options: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> EmailMessage:
+        return BytesParser(policy=policy.default).parsebytes(self.data)  # type: ignore[return-value]
+
+
+class Handler:
+    """Stores messages; ``rcpt_reply`` / ``data_reply`` let a test script refusals."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+        self.rcpt_reply: Callable[[str], str | None] = lambda address: None
+        self.data_reply: Callable[[Received], str | None] = lambda received: None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        reply = self.rcpt_reply(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content, list(envelope.mail_options))
+        reply = self.data_reply(received)
+        if reply:
+            return reply
+        with self.lock:
+            self.messages.append(received)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
+    return AuthResult(success=ok, handled=False)
+
+
+class SMTPServer:
+    """Start/stop an aiosmtpd server in a thread; ``.handler.messages`` holds mail."""
+
+    def __init__(
+        self,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        auth: bool = False,
+        smtputf8: bool = True,
+    ) -> None:
+        self.handler = Handler()
+        self.port = free_port()
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
+        if starttls is not None:
+            kwargs.update(tls_context=starttls, require_starttls=True)
+        if auth:
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=starttls is not None)
+        if implicit_tls is not None:
+            kwargs["ssl_context"] = implicit_tls
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs)
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    def start(self) -> "SMTPServer":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
