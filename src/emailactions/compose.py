@@ -141,11 +141,14 @@ def _boundary() -> str:
 
 def _multipart(subtype: str, parts: list[tuple[str, bytes]]) -> tuple[str, bytes]:
     boundary = _boundary()
-    delimiter = f"--{boundary}{CRLF}".encode("ascii")
+    # The CRLF before each delimiter belongs to the delimiter (RFC 2046 5.1.1),
+    # so it is added here and each part keeps its own final line break.
+    delimiter = f"{CRLF}--{boundary}{CRLF}".encode("ascii")
     chunks: list[bytes] = []
     for headers, data in parts:
         chunks += [delimiter, headers.encode("ascii"), b"\r\n", data]
-    chunks.append(f"--{boundary}--{CRLF}".encode("ascii"))
+    chunks[0] = chunks[0][2:]
+    chunks.append(f"{CRLF}--{boundary}--{CRLF}".encode("ascii"))
     headers = f'Content-Type: multipart/{subtype}; boundary="{boundary}"{CRLF}'
     return headers, b"".join(chunks)
 

@@ -155,6 +155,8 @@ class SMTPTransport(BaseTransport):
         except smtplib.SMTPConnectError as exc:
             raise ConnectError(f"{where} refused the session: {exc.smtp_code} {_text(exc.smtp_error)}", transport=self.alias) from exc
         except (OSError, smtplib.SMTPException) as exc:
+            if _timed_out(exc):
+                raise DeliveryTimeout(f"{where} did not greet us in time", transport=self.alias) from exc
             raise ConnectError(f"Cannot connect to {where}: {exc}", transport=self.alias) from exc
         self.connections_opened += 1
         try:
@@ -187,6 +189,8 @@ class SMTPTransport(BaseTransport):
             raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
         except (OSError, smtplib.SMTPException) as exc:
             _close(conn)
+            if _timed_out(exc):
+                raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
             raise ConnectError(f"SMTP session with {where} failed: {exc}", transport=self.alias) from exc
         return conn
 
@@ -248,6 +252,8 @@ class SMTPTransport(BaseTransport):
                 raise
             except smtplib.SMTPServerDisconnected as exc:
                 stage = getattr(exc, "stage", "")
+                if _timed_out(exc):
+                    raise DeliveryTimeout(f"{self.host}:{self.port} did not answer {stage} in time", transport=self.alias) from exc
                 # A pooled connection the server closed while idle: nothing was
                 # accepted yet, so one fresh connection is safe to try.
                 if reused and attempt == 0 and stage == "mail":
@@ -311,6 +317,15 @@ class SMTPTransport(BaseTransport):
             smtp_code=exc.code,
             stage=exc.stage,
         )
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """smtplib turns a socket timeout into SMTPServerDisconnected; look beneath."""
+    while exc is not None:
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _alive(conn: smtplib.SMTP) -> bool:

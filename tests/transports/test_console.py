@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import io
+
+from emailactions.compose import compose
+from emailactions.addresses import Address
+from emailactions.request import Body, SendRequest
+from emailactions.transports.console import ConsoleTransport, make_visible
+
+from .contract import TransportContract
+
+
+class TestConsole(TransportContract):
+    def make_transport(self):
+        self.stream = io.StringIO()
+        return ConsoleTransport(stream=self.stream)
+
+    def host_config(self):
+        return {"transports": {"default": {"backend": "console"}}}
+
+    def read_outbox(self):
+        # The console shows the message between rules; take the bytes back out.
+        chunks = self.stream.getvalue().split("-" * 72 + "\n")
+        return [chunks[i].replace("\n", "\r\n").encode() for i in range(2, len(chunks), 3)]
+
+    def test_through_a_host(self, capsys):
+        from emailactions import ActionHost
+
+        ActionHost(self.host_config(), load_entry_points=False).action(
+            "external/email", "send", {"from": "a@example.com", "to": "b@example.com", "subject": "via host"}
+        )
+        assert "Subject: via host" in capsys.readouterr().out
+
+
+def test_control_characters_are_made_visible():
+    assert make_visible(b"a\x1b[31mred\x07\r\nnext\rx\xe2\x80\xaeY") == "a\\x1b[31mred\\x07\nnext\\rx\\u202eY"
+
+
+def test_body_escape_sequences_cannot_reach_the_terminal():
+    stream = io.StringIO()
+    message = compose(SendRequest(sender=Address("a@example.com"), to=(Address("b@example.com"),),
+                                  bodies=(Body("plain", "\x1b]0;pwned\x07 hi"),)))
+    ConsoleTransport(stream=stream).send(message)
+    assert "\x1b" not in stream.getvalue() and "\x07" not in stream.getvalue()

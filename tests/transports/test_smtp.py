@@ -1,0 +1,194 @@
+"""SMTP against a real aiosmtpd server on loopback: plain, STARTTLS, SMTPS, AUTH."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import pytest
+
+from emailactions import ActionHost, AuthError, ConfigError, ConnectError, DeliveryTimeout, TLSError
+from emailactions.transports.smtp import SMTPTransport
+from smtp_server import PASSWORD, USER, SMTPServer, free_port
+
+from .contract import TransportContract, make_message
+
+
+class TestSMTP(TransportContract):
+    @pytest.fixture(autouse=True)
+    def _server(self, smtp_server):
+        self.server = smtp_server
+
+    def make_transport(self):
+        return SMTPTransport(host="127.0.0.1", port=self.server.port, timeout=10)
+
+    def host_config(self):
+        return {"transports": {"default": {"backend": "smtp", "host": "127.0.0.1", "port": self.server.port}}}
+
+    def read_outbox(self):
+        return [m.data for m in self.server.messages]
+
+    def test_envelope_keeps_bcc(self):
+        with self.make_transport() as transport:
+            transport.send(make_message())
+        assert self.server.messages[0].rcpt_tos == ["user0@example.com", "audit@example.com"]
+
+    def test_dots_survive_the_wire(self):
+        with self.make_transport() as transport:
+            transport.send(make_message(body=".\n..\n.x"))
+        assert self.server.messages[0].message.get_content().replace("\r\n", "\n") == ".\n..\n.x\n"
+
+    def test_connection_is_reused(self):
+        with self.make_transport() as transport:
+            transport.send_messages([make_message(i) for i in range(5)])
+            assert transport.connections_opened == 1
+        assert len(self.server.messages) == 5
+
+    def test_pool_never_exceeds_its_size_under_threads(self):
+        transport = SMTPTransport(host="127.0.0.1", port=self.server.port, pool_size=3, timeout=10)
+        errors = []
+
+        def worker(n):
+            try:
+                for i in range(5):
+                    transport.send(make_message(n * 10 + i))
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        transport.close()
+        assert errors == []
+        assert len(self.server.messages) == 40
+        assert transport.connections_opened <= 3
+
+    def test_reconnects_after_the_server_drops_an_idle_connection(self):
+        transport = SMTPTransport(host="127.0.0.1", port=self.server.port, timeout=10)
+        transport.send(make_message(1))
+        # Simulate the server closing the idle connection behind our back.
+        conn, _ = transport._idle[0]
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        transport.send(make_message(2))
+        transport.close()
+        assert len(self.server.messages) == 2 and transport.connections_opened == 2
+
+
+def test_starttls_and_auth(smtp_tls_server, ca_file):
+    transport = SMTPTransport(host="localhost", port=smtp_tls_server.port, starttls=True, username=USER, password=PASSWORD, ca_file=ca_file, timeout=10)
+    transport.send(make_message())
+    transport.close()
+    assert len(smtp_tls_server.messages) == 1
+
+
+def test_starttls_certificate_is_verified_by_default(smtp_tls_server):
+    transport = SMTPTransport(host="localhost", port=smtp_tls_server.port, starttls=True, username=USER, password=PASSWORD, timeout=10)
+    with pytest.raises(TLSError):
+        transport.send(make_message())
+    assert smtp_tls_server.messages == []
+
+
+def test_host_name_is_verified(smtp_tls_server, ca_file, ca):
+    # The certificate is for localhost/127.0.0.1; reaching it by another name fails.
+    transport = SMTPTransport(host="127.0.0.2", port=smtp_tls_server.port, starttls=True, ca_file=ca_file, timeout=10)
+    with pytest.raises((TLSError, ConnectError)):
+        transport.send(make_message())
+
+
+def test_wrong_password_is_an_auth_error_without_the_password(smtp_tls_server, ca_file, caplog):
+    caplog.set_level(logging.DEBUG)
+    transport = SMTPTransport(host="localhost", port=smtp_tls_server.port, starttls=True, username=USER, password="wrong-Secret-1", ca_file=ca_file, timeout=10)
+    with pytest.raises(AuthError) as info:
+        transport.send(make_message())
+    text = repr(info.value) + str(info.value.to_dict()) + repr(transport) + caplog.text
+    assert "wrong-Secret-1" not in text
+    assert info.value.__cause__ is None
+    assert smtp_tls_server.messages == []
+
+
+def test_server_requiring_starttls_without_it_configured(smtp_tls_server):
+    transport = SMTPTransport(host="localhost", port=smtp_tls_server.port, timeout=10)
+    with pytest.raises(Exception) as info:
+        transport.send(make_message())
+    assert info.value.code in (502, 503)
+    assert smtp_tls_server.messages == []
+
+
+def test_implicit_tls(server_tls, ca_file):
+    server = SMTPServer(implicit_tls=server_tls).start()
+    try:
+        transport = SMTPTransport(host="localhost", port=server.port, ssl=True, ca_file=ca_file, timeout=10)
+        transport.send(make_message())
+        transport.close()
+        assert len(server.messages) == 1
+    finally:
+        server.stop()
+
+
+def test_server_down_is_503():
+    transport = SMTPTransport(host="127.0.0.1", port=free_port(), timeout=5)
+    with pytest.raises(ConnectError) as info:
+        transport.send(make_message())
+    assert info.value.code == 503
+
+
+def test_stalled_server_times_out_with_504():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the TCP connection, never says a word
+    try:
+        transport = SMTPTransport(host="127.0.0.1", port=listener.getsockname()[1], timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(DeliveryTimeout) as info:
+            transport.send(make_message())
+        assert info.value.code == 504 and time.monotonic() - started < 3
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "options, key",
+    [
+        ({"port": "25x"}, "port"),
+        ({"port": True}, "port"),
+        ({"port": 70000}, "port"),
+        ({"ssl": "yes"}, "ssl"),
+        ({"ssl": True, "starttls": True}, "starttls"),
+        ({"username": "u"}, "password"),
+        ({"timeout": "1"}, "timeout"),
+        ({"min_tls_version": "SSLv3"}, "min_tls_version"),
+        ({"pool_size": 0}, "pool_size"),
+    ],
+)
+def test_bad_options_are_refused(options, key):
+    with pytest.raises(ConfigError) as info:
+        SMTPTransport(**options)
+    assert info.value.key == key
+
+
+def test_password_is_not_in_repr_or_config_errors():
+    transport = SMTPTransport(username="u", password="hunter2-secret")
+    assert "hunter2" not in repr(transport) and "hunter2" not in repr(transport.password)
+    assert transport.password == "hunter2-secret"
+
+
+def test_idm_conf_with_starttls_and_auth(tmp_path, smtp_tls_server, ca_file, monkeypatch):
+    import json
+
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)  # how an IDM conf points at a private CA
+    (tmp_path / "external.email.json").write_text(json.dumps({
+        "host": "localhost", "port": str(smtp_tls_server.port), "from": "openidm@example.com",
+        "auth": {"enable": True, "username": USER, "password": PASSWORD},
+        "starttls": {"enable": True}, "ssl": {"enable": False},
+        "smtpProperties": ["mail.smtp.ssl.protocols=TLSv1.2", "mail.mime.allowutf8=true"],
+        "threadPoolSize": 4, "connectiontimeout": 10000, "timeout": 10000, "writetimeout": 10000, "debug": False,
+    }))
+    host = ActionHost(tmp_path, load_entry_points=False)
+    result = host.action("external/email", "send", {"to": "bjensen@example.com", "subject": "over TLS"})
+    host.close()
+    assert result["message"] == "Email sent"
+    assert smtp_tls_server.messages[0].message["Subject"] == "over TLS"
