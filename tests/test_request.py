@@ -171,3 +171,8 @@ def test_quoted_commas_do_not_split(emailactions_host, emailactions_outbox):
     emailactions_host.action("external/email", "send", dict(BASE, to='"Carter, Sam" <s@example.com>; "a\\"b" <t@example.com>'))
     to = emailactions_outbox.last["To"].addresses
     assert [(a.display_name, a.addr_spec) for a in to] == [("Carter, Sam", "s@example.com"), ('a"b', "t@example.com")]
+
+
+def test_display_name_limit(emailactions_host, emailactions_outbox):
+    err = refused(emailactions_host, emailactions_outbox, dict(BASE, to=f'"{"x" * 151}" <a@example.com>'))
+    assert err.param == "to" and "display name" in err.reason

@@ -16,6 +16,8 @@ _HEADER_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 #: Longest address item we even try to parse (RFC 5321 caps a path at 256).
 MAX_ADDRESS_CHARS = 1000
+#: Longest display name: as one RFC 2047 word it must fit a 998-octet line.
+MAX_DISPLAY_CHARS = 150
 
 _LABELS = {"from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "replyTo": "Reply-To"}
 
@@ -188,9 +190,13 @@ def parse_address(item: Any, param: str) -> Address:
         spec, parsed_display = _validate(addr, allow_display)
     except ValueError as exc:
         raise _bad(param, item, str(exc)) from None
-    display = (display or parsed_display).strip()
+    # Runs of white space in a display name carry no meaning, and readers
+    # (the stdlib's among them) fold them; normalise so what we send is what shows.
+    display = " ".join((display or parsed_display).split())
     if display:
         check_header_text(display, param)
+        if len(display) > MAX_DISPLAY_CHARS:
+            raise _bad(param, item, f"display name longer than {MAX_DISPLAY_CHARS} characters")
         if _BIDI_CONTROLS.search(display):
             raise _bad(param, item, "bidirectional control characters in display name")
     return Address(spec, display)

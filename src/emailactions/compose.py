@@ -96,7 +96,11 @@ def phrase(display: str) -> list[str]:
             return display.split(" ")
         if len(display) < 900:
             return ['"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"']
-    return encoded_words(display)
+    # One encoded word, even past RFC 2047's 75 characters: readers disagree
+    # on the space between adjacent words in a phrase (RFC 2047 drops it, the
+    # stdlib keeps it), and one word reads the same everywhere. Display names
+    # are capped (addresses.MAX_DISPLAY_CHARS) so the line stays under 998.
+    return [_b_word(display.encode("utf-8", "surrogateescape"))]
 
 
 def address_header(name: str, addresses: Iterable[Address]) -> str:
