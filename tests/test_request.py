@@ -175,4 +175,4 @@ def test_quoted_commas_do_not_split(emailactions_host, emailactions_outbox):
 
 def test_display_name_limit(emailactions_host, emailactions_outbox):
     err = refused(emailactions_host, emailactions_outbox, dict(BASE, to=f'"{"x" * 151}" <a@example.com>'))
-    assert err.param == "to" and "display name" in err.reason
+    assert err.param == "to" and "display name" in err.problem

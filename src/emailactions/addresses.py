@@ -156,7 +156,7 @@ def _validate(item: str, allow_display: bool) -> tuple[str, str]:
 def _bad(param: str, item: Any, reason: str) -> InvalidParams:
     shown = item if isinstance(item, str) and len(item) <= 200 else repr(item)[:200]
     return InvalidParams(
-        f"Bad {_label(param)}: email address", param=param, address=shown, reason=reason
+        f"Bad {_label(param)}: email address", param=param, address=shown, problem=reason
     )
 
 

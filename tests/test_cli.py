@@ -1,0 +1,100 @@
+"""The CLI through a real subprocess: JSON on stdout, error JSON on stderr, exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, input=None, cwd=None, env=None):
+    env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": "", **(env or {})}
+    env.pop("EMAILACTIONS_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "emailactions", *args], capture_output=True, text=True,
+                          input=input, cwd=cwd, env=env, timeout=60)
+
+
+def last_json(stdout: str):
+    return json.loads(stdout[stdout.rindex("\n{") + 1:] if "\n{" in stdout else stdout)
+
+
+def test_help_lists_commands():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("action", "send", "plugins"):
+        assert command in proc.stdout
+
+
+def test_send_on_console_without_config(tmp_path):
+    proc = run("send", "--from", "a@example.com", "--to", "b@example.com", "--subject", "Hi", "--body", "Hello", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Subject: Hi" in proc.stdout
+    assert last_json(proc.stdout)["message"] == "Email sent"
+
+
+def test_send_over_smtp_with_idm_conf(tmp_path, smtp_server):
+    (tmp_path / "external.email.json").write_text(json.dumps({"host": "127.0.0.1", "port": smtp_server.port, "from": "openidm@example.com"}))
+    proc = run("--conf", str(tmp_path), "send", "--to", "bjensen@example.com", "--subject", "OpenIDM recon report",
+               "--type", "text/html", "--body", "<p>Recon</p>")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "OK"
+    assert smtp_server.messages[0].message.get_content_type() == "text/html"
+
+
+def test_action_command(tmp_path, smtp_server):
+    (tmp_path / "external.email.json").write_text(json.dumps({"host": "127.0.0.1", "port": smtp_server.port}))
+    params = {"from": "openidm@example.com", "to": "b@example.com", "subject": "x", "body": "y"}
+    proc = run("--conf", str(tmp_path), "action", "external/email", "send", "--params", json.dumps(params))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["message"] == "Email sent"
+    proc = run("--conf", str(tmp_path), "action", "external/email", "send", "--params", "-", input=json.dumps(params))
+    assert proc.returncode == 0 and len(smtp_server.messages) == 2
+
+
+@pytest.mark.parametrize(
+    "args, code, param",
+    [
+        (["send", "--from", "a@example.com", "--to", "nope"], 400, "to"),
+        (["send", "--to", "b@example.com"], 400, "from"),
+        (["send", "--from", "a@example.com"], 400, "to"),
+        (["action", "external/email", "send", "--params", "{not json"], 400, "params"),
+        (["action", "external/email", "send", "--params", '{"to": "b@example.com", "bogus": 1}'], 400, "bogus"),
+        (["action", "external/nothing", "send"], 404, None),
+        (["action", "external/email", "explode"], 400, None),
+    ],
+)
+def test_errors_are_json_on_stderr(tmp_path, args, code, param):
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    error = json.loads(proc.stderr)
+    assert error["code"] == code and error["reason"]
+    if param:
+        assert error["detail"]["param"] == param
+
+
+def test_bad_config_is_a_json_error(tmp_path):
+    (tmp_path / "external.email.json").write_text('{"host": "h", "prot": 25}')
+    proc = run("--conf", str(tmp_path), "send", "--from", "a@example.com", "--to", "b@example.com")
+    assert proc.returncode == 1
+    assert json.loads(proc.stderr)["detail"]["key"] == "prot"
+
+
+def test_conf_and_config_together_is_a_usage_error(tmp_path):
+    proc = run("--conf", str(tmp_path), "--config", str(tmp_path / "x.toml"), "plugins")
+    assert proc.returncode == 2 and "not both" in proc.stderr
+
+
+def test_plugins_lists_builtins():
+    proc = run("plugins")
+    names = {p["name"]: p for p in json.loads(proc.stdout)}
+    assert names["emailactions.transports.console"]["transports"] == ["console"]
+    assert names["emailactions.transports.smtp"]["builtin"] is True
+
+
+def test_unknown_type_is_a_usage_error():
+    proc = run("send", "--to", "b@example.com", "--type", "application/pdf")
+    assert proc.returncode == 2
