@@ -75,12 +75,18 @@ class Address:
         return {"address": self.addr, "display": self.display} if self.display else {"address": self.addr}
 
 
+_NEEDS_SCAN = re.compile(r'["(<\\]')
+_SEPARATORS = re.compile(r"[,;]")
+
+
 def split_address_list(value: str) -> list[str]:
     """Split on ``,`` or ``;`` outside quotes, comments and angle brackets.
 
     Hand-written because the stdlib's lenient ``getaddresses`` mis-splits
     quoted commas on older Pythons and email-validator takes one address.
     """
+    if not _NEEDS_SCAN.search(value):
+        return [item.strip() for item in _SEPARATORS.split(value) if item.strip()]
     items: list[str] = []
     start = 0
     quoted = escaped = False
@@ -135,22 +141,15 @@ def _split_name_addr(item: str) -> tuple[str, str]:
     return " ".join(raw.split()), addr
 
 
-@lru_cache(maxsize=4096)
-def _validate(item: str, allow_display: bool) -> tuple[str, str]:
-    # Cached: bulk sends and templates repeat the same sender and addresses.
+def _validate(addr: str) -> str:
+    """The addr-spec as sent: email-validator's syntax check, IDNA 2008 domain."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        info = validate_email(
-            item,
-            allow_display_name=allow_display,
-            allow_smtputf8=True,
-            check_deliverability=False,
-        )
+        info = validate_email(addr, allow_smtputf8=True, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
-    local, _, _ = info.normalized.rpartition("@")
-    return f"{local}@{info.ascii_domain}", info.display_name or ""
+    return f"{info.local_part}@{info.ascii_domain}"
 
 
 def _bad(param: str, item: Any, reason: str) -> InvalidParams:
@@ -162,37 +161,44 @@ def _bad(param: str, item: Any, reason: str) -> InvalidParams:
 
 def parse_address(item: Any, param: str) -> Address:
     """One address: a string (``"Name" <a@b>`` allowed) or an address object."""
-    if isinstance(item, dict):
-        unknown = set(item) - {"address", "display"}
-        if unknown:
-            raise _bad(param, item, f"unknown keys {sorted(unknown)}")
-        addr, display = item.get("address"), item.get("display") or ""
-        if not isinstance(addr, str) or not isinstance(display, str):
-            raise _bad(param, item, "address and display must be strings")
-        allow_display = False
-    elif isinstance(item, str):
-        check_header_text(item, param)
-        try:
-            display, addr = _split_name_addr(item)
-        except ValueError as exc:
-            raise _bad(param, item, str(exc)) from None
-        allow_display = False
-    else:
+    if isinstance(item, str):
+        return _parse_string(item, param)
+    if not isinstance(item, dict):
         raise _bad(param, item, "an address must be a string or an object")
+    unknown = set(item) - {"address", "display"}
+    if unknown:
+        raise _bad(param, item, f"unknown keys {sorted(unknown)}")
+    addr, display = item.get("address"), item.get("display") or ""
+    if not isinstance(addr, str) or not isinstance(display, str):
+        raise _bad(param, item, "address and display must be strings")
+    return _checked(addr, display, param, item)
+
+
+@lru_cache(maxsize=4096)
+def _parse_string(item: str, param: str) -> Address:
+    # Cached: bulk sends and templates repeat the same sender and addresses.
+    check_header_text(item, param)
+    try:
+        display, addr = _split_name_addr(item)
+    except ValueError as exc:
+        raise _bad(param, item, str(exc)) from None
+    return _checked(addr, display, param, item)
+
+
+def _checked(addr: str, display: str, param: str, item: Any) -> Address:
     addr = addr.strip()
     if not addr:
         raise _bad(param, item, "empty address")
     if len(addr) > MAX_ADDRESS_CHARS:
         raise _bad(param, item, "address too long")
     check_header_text(addr, param)
-    check_header_text(display, param)
     try:
-        spec, parsed_display = _validate(addr, allow_display)
+        spec = _validate(addr)
     except ValueError as exc:
         raise _bad(param, item, str(exc)) from None
     # Runs of white space in a display name carry no meaning, and readers
     # (the stdlib's among them) fold them; normalise so what we send is what shows.
-    display = " ".join((display or parsed_display).split())
+    display = " ".join(display.split())
     if display:
         check_header_text(display, param)
         if len(display) > MAX_DISPLAY_CHARS:

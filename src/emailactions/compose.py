@@ -33,17 +33,18 @@ _CONTENT_TYPES = {"plain": "text/plain", "html": "text/html", "xml": "text/xml"}
 
 
 def encoded_words(text: str) -> list[str]:
-    """RFC 2047 base64 words, each under 76 characters, split on characters."""
+    """RFC 2047 base64 words, each under 76 characters, never splitting a character."""
+    raw = text.encode("utf-8", "surrogateescape")
+    if len(raw) <= _WORD_BYTES:
+        return [_b_word(raw)]
     words: list[str] = []
-    chunk = bytearray()
-    for ch in text:
-        b = ch.encode("utf-8", "surrogateescape")
-        if len(chunk) + len(b) > _WORD_BYTES:
-            words.append(_b_word(chunk))
-            chunk = bytearray()
-        chunk += b
-    if chunk or not words:
-        words.append(_b_word(chunk))
+    start, size = 0, len(raw)
+    while start < size:
+        end = min(start + _WORD_BYTES, size)
+        while end < size and raw[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+            end -= 1
+        words.append(_b_word(raw[start:end]))
+        start = end
     return words
 
 

@@ -1,0 +1,74 @@
+"""Compose cost per message against the stdlib's EmailMessage, in one process.
+
+    python benchmarks/bench_compose.py
+
+The message is the transactional one of issue 4: non-ASCII names and subject,
+~1 KB text and ~2 KB HTML, multipart/alternative.
+"""
+
+from __future__ import annotations
+
+import sys
+from email import policy
+from email.headerregistry import Address as StdAddress
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import HTML, PARAMS, TEXT, per_call, show  # noqa: E402
+
+from emailactions.addresses import Address  # noqa: E402
+from emailactions.compose import compose  # noqa: E402
+from emailactions.request import Body, SendRequest  # noqa: E402
+
+
+def stdlib_message() -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = StdAddress("Jürgen Müller", addr_spec="openidm@example.com")
+    msg["To"] = StdAddress("Zoë Ærøskøbing", addr_spec="zoe@example.com")
+    msg["Cc"] = "ops@example.com"
+    msg["Subject"] = PARAMS["subject"]
+    msg["Message-ID"] = make_msgid(domain="example.com")
+    msg.set_content(TEXT)
+    msg.add_alternative(HTML, subtype="html")
+    return msg.as_bytes()
+
+
+REQUEST = SendRequest(
+    sender=Address("openidm@example.com", "Jürgen Müller"),
+    to=(Address("zoe@example.com", "Zoë Ærøskøbing"),),
+    cc=(Address("ops@example.com"),),
+    subject=PARAMS["subject"],
+    bodies=(Body("plain", TEXT), Body("html", HTML)),
+)
+
+
+def ours() -> bytes:
+    return compose(REQUEST).data
+
+
+def main() -> None:
+    print(f"compose, one message: {len(ours())} bytes (stdlib: {len(stdlib_message())} bytes)")
+    base = per_call(stdlib_message)
+    show("stdlib EmailMessage(policy=SMTP) build + as_bytes()", base)
+    show("emailactions compose()", per_call(ours), base, "stdlib")
+    try:
+        from emailactions.host import ActionHost
+    except ImportError:  # pragma: no cover
+        return
+    host = ActionHost({"email": {}, "transports": {"default": {"backend": "memory"}}}, load_entry_points=False)
+    outbox = host.transport().outbox
+    params = {k: v for k, v in PARAMS.items() if k not in ("text", "html")}
+    params.update(body=HTML, type="text/html")
+
+    def action() -> None:
+        host.action("external/email", "send", params)
+        outbox.clear()
+
+    show("action('external/email','send') params -> bytes (memory)", per_call(action), base, "stdlib")
+
+
+if __name__ == "__main__":
+    main()
