@@ -35,10 +35,18 @@ class Handler:
     """Stores messages; ``rcpt_reply`` / ``data_reply`` let a test script refusals."""
 
     def __init__(self) -> None:
+        #: Advertise PIPELINING (aiosmtpd reads pipelined commands fine but never offers it).
+        self.pipelining = False
         self.messages: list[Received] = []
         self.rcpt_reply: Callable[[str], str | None] = lambda address: None
         self.data_reply: Callable[[Received], str | None] = lambda received: None
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         reply = self.rcpt_reply(address)

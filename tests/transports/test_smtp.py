@@ -192,3 +192,101 @@ def test_idm_conf_with_starttls_and_auth(tmp_path, smtp_tls_server, ca_file, mon
     host.close()
     assert result["message"] == "Email sent"
     assert smtp_tls_server.messages[0].message["Subject"] == "over TLS"
+
+
+class TestSMTPPipelined(TestSMTP):
+    """The whole contract again, with the server offering PIPELINING."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, smtp_server):
+        smtp_server.handler.pipelining = True
+        self.server = smtp_server
+
+    def test_pipelining_is_used(self):
+        transport = self.make_transport()
+        conn, _ = transport._acquire(None)
+        assert conn.has_extn("pipelining")
+        transport._release(conn, True)
+        transport.close()
+
+    def test_partial_refusal_pipelined(self):
+        self.server.handler.rcpt_reply = lambda a: "550 5.1.1 unknown" if a.startswith("user") else None
+        with self.make_transport() as transport:
+            result = transport.send(make_message())
+            assert result.refused == {"user0@example.com": (550, "5.1.1 unknown")}
+            assert result.accepted == ["audit@example.com"]
+            # The connection stays in step: the next message goes through too.
+            self.server.handler.rcpt_reply = lambda a: None
+            transport.send(make_message(1))
+            assert transport.connections_opened == 1
+        assert [m.rcpt_tos for m in self.server.messages] == [["audit@example.com"], ["user1@example.com", "audit@example.com"]]
+
+    def test_all_refused_pipelined_keeps_connection_usable(self):
+        from emailactions import RecipientsRefused
+
+        self.server.handler.rcpt_reply = lambda a: "550 no"
+        with self.make_transport() as transport:
+            with pytest.raises(RecipientsRefused):
+                transport.send(make_message())
+            self.server.handler.rcpt_reply = lambda a: None
+            transport.send(make_message(1))
+            assert transport.connections_opened == 1
+        assert len(self.server.messages) == 1
+
+
+def test_pipelining_can_be_turned_off(smtp_server):
+    smtp_server.handler.pipelining = True
+    transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port, pipelining=False)
+    transport.send(make_message())
+    transport.close()
+    assert len(smtp_server.messages) == 1
+
+
+def test_data_refusal_maps_code(smtp_server):
+    from emailactions import TransportError
+
+    smtp_server.handler.data_reply = lambda received: "554 5.7.1 Message rejected as spam"
+    transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port)
+    with pytest.raises(TransportError) as info:
+        transport.send(make_message())
+    assert info.value.smtp_code == 554 and info.value.stage == "DATA" and "spam" in info.value.message
+    transport.close()
+
+
+def _trickle_server(delay: float):
+    """Accepts one connection and sends its greeting a byte at a time."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        try:
+            for byte in b"220 slow.example.com ESMTP " + b"x" * 1000 + b"\r\n":
+                if stop.is_set():
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(delay)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, stop
+
+
+def test_trickling_server_cannot_hold_a_send_past_its_deadline():
+    listener, stop = _trickle_server(0.05)
+    try:
+        # Each read succeeds well within `timeout`, so only the deadline stops it.
+        transport = SMTPTransport(host="127.0.0.1", port=listener.getsockname()[1], timeout=5, deadline=1.0)
+        started = time.monotonic()
+        with pytest.raises(DeliveryTimeout) as info:
+            transport.send(make_message())
+        elapsed = time.monotonic() - started
+        assert info.value.code == 504 and 0.9 < elapsed < 2.5
+    finally:
+        stop.set()
+        listener.close()

@@ -7,6 +7,7 @@ The only module that imports smtplib: its exceptions become
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -60,7 +61,9 @@ class SMTPTransport(BaseTransport):
 
     Certificates and host names are verified unless ``verify = false``;
     ``ca_file`` adds a CA bundle (the ``SSL_CERT_FILE`` environment variable
-    works too). Timeouts are in seconds; ``0`` means none.
+    works too). Timeouts are in seconds; ``0`` means none. ``timeout`` bounds
+    each read or write, ``deadline`` a whole message (connect to final reply),
+    so a server that trickles bytes cannot hold a send past it.
     """
 
     name = "smtp"
@@ -82,6 +85,8 @@ class SMTPTransport(BaseTransport):
         min_tls_version: str | None = None,
         pool_size: int = 20,
         idle_timeout: float = 30.0,
+        deadline: float | None = None,
+        pipelining: bool = True,
         debug: bool = False,
     ) -> None:
         super().__init__()
@@ -112,6 +117,10 @@ class SMTPTransport(BaseTransport):
         if self.pool_size < 1:
             raise ConfigError("Option 'pool_size' must be at least 1", key="pool_size")
         self.idle_timeout = float(option(idle_timeout, (int, float), "idle_timeout"))
+        # One message, connect to final reply; default: both timeouts together.
+        total = deadline if deadline is not None else (self.connect_timeout or 0) + (self.timeout or 0)
+        self.deadline = float(option(total, (int, float), "deadline")) or None
+        self.pipelining = option(pipelining, bool, "pipelining")
         self.debug = option(debug, bool, "debug")
         self._tls: ssl.SSLContext | None = None
         self._idle: list[tuple[smtplib.SMTP, float]] = []
@@ -137,29 +146,24 @@ class SMTPTransport(BaseTransport):
             self._tls = ctx
         return self._tls
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, watch: "_Watch | None") -> smtplib.SMTP:
         where = f"{self.host}:{self.port}"
         # smtplib's default local name calls getfqdn(), a DNS round trip.
         local = self.local_hostname or socket.gethostname() or "localhost"
+        if self.use_ssl:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(local_hostname=local, timeout=self.connect_timeout, context=self._tls_context())
+        else:
+            conn = smtplib.SMTP(local_hostname=local, timeout=self.connect_timeout)
+        # Connecting after construction lets the deadline cover a slow greeting;
+        # smtplib keeps the TLS server name in _host, which only __init__ sets.
+        conn._host = self.host  # type: ignore[attr-defined]
+        if watch is not None:
+            watch.conn = conn
         try:
-            if self.use_ssl:
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, local, timeout=self.connect_timeout, context=self._tls_context()
-                )
-            else:
-                conn = smtplib.SMTP(self.host, self.port, local, timeout=self.connect_timeout)
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise TLSError(f"TLS with {where} failed: {exc}", transport=self.alias) from exc
-        except (socket.timeout, TimeoutError) as exc:
-            raise DeliveryTimeout(f"Connecting to {where} timed out", transport=self.alias) from exc
-        except smtplib.SMTPConnectError as exc:
-            raise ConnectError(f"{where} refused the session: {exc.smtp_code} {_text(exc.smtp_error)}", transport=self.alias) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            if _timed_out(exc):
-                raise DeliveryTimeout(f"{where} did not greet us in time", transport=self.alias) from exc
-            raise ConnectError(f"Cannot connect to {where}: {exc}", transport=self.alias) from exc
-        self.connections_opened += 1
-        try:
+            code, greeting = conn.connect(self.host, self.port)
+            if code != 220:
+                raise ConnectError(f"{where} refused the session: {code} {_text(greeting)}", transport=self.alias)
+            self.connections_opened += 1
             if conn.sock is not None:
                 conn.sock.settimeout(self.timeout)
             conn.ehlo_or_helo_if_needed()
@@ -184,18 +188,16 @@ class SMTPTransport(BaseTransport):
         except (ssl.SSLError, ssl.CertificateError) as exc:
             _close(conn)
             raise TLSError(f"TLS with {where} failed: {exc}", transport=self.alias) from exc
-        except (socket.timeout, TimeoutError) as exc:
-            _close(conn)
-            raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
         except (OSError, smtplib.SMTPException) as exc:
             _close(conn)
-            if _timed_out(exc):
+            if _timed_out(exc) or (watch is not None and watch.fired):
                 raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
             raise ConnectError(f"SMTP session with {where} failed: {exc}", transport=self.alias) from exc
         return conn
 
-    def _acquire(self) -> tuple[smtplib.SMTP, bool]:
-        if not self._slots.acquire(timeout=self.timeout):
+    def _acquire(self, watch: "_Watch | None") -> tuple[smtplib.SMTP, bool]:
+        wait = self.timeout if watch is None or watch.deadline is None else max(0.0, watch.deadline - time.monotonic())
+        if not self._slots.acquire(timeout=wait):
             raise DeliveryTimeout("No SMTP connection became free in time", transport=self.alias)
         try:
             now = time.monotonic()
@@ -207,9 +209,11 @@ class SMTPTransport(BaseTransport):
                 if now - since < self.idle_timeout:
                     # A connection idle for a while may have been dropped by the server.
                     if now - since < 1.0 or _alive(conn):
+                        if watch is not None:
+                            watch.conn = conn
                         return conn, True
                 _close(conn)
-            return self._connect(), False
+            return self._connect(watch), False
         except BaseException:
             self._slots.release()
             raise
@@ -234,8 +238,24 @@ class SMTPTransport(BaseTransport):
     # -- sending ---------------------------------------------------------
 
     def send(self, message: Message) -> SendResult:
+        """Deliver one message within ``deadline`` seconds, from connect to final reply."""
+        watch = _WATCHDOG.watch(time.monotonic() + self.deadline) if self.deadline else None
+        try:
+            return self._send(message, watch)
+        except TransportError as exc:
+            if watch is not None and watch.fired and not isinstance(exc, DeliveryTimeout):
+                raise DeliveryTimeout(
+                    f"Delivery to {self.host}:{self.port} took longer than {self.deadline:g} s", transport=self.alias
+                ) from exc
+            raise
+        finally:
+            if watch is not None:
+                _WATCHDOG.release(watch)
+
+    def _send(self, message: Message, watch: "_Watch | None") -> SendResult:
+        where = f"{self.host}:{self.port}"
         for attempt in range(2):
-            conn, reused = self._acquire()
+            conn, reused = self._acquire(watch)
             healthy = False
             try:
                 result = self._transaction(conn, message)
@@ -253,43 +273,73 @@ class SMTPTransport(BaseTransport):
             except smtplib.SMTPServerDisconnected as exc:
                 stage = getattr(exc, "stage", "")
                 if _timed_out(exc):
-                    raise DeliveryTimeout(f"{self.host}:{self.port} did not answer {stage} in time", transport=self.alias) from exc
+                    raise DeliveryTimeout(f"{where} did not answer {stage} in time", transport=self.alias, stage=stage) from exc
                 # A pooled connection the server closed while idle: nothing was
                 # accepted yet, so one fresh connection is safe to try.
-                if reused and attempt == 0 and stage == "mail":
+                if reused and attempt == 0 and stage == "mail" and not (watch and watch.fired):
                     continue
-                raise ConnectError(f"{self.host}:{self.port} closed the connection during {stage or 'the session'}", transport=self.alias) from exc
-            except (socket.timeout, TimeoutError) as exc:
-                raise DeliveryTimeout(f"{self.host}:{self.port} did not answer in time", transport=self.alias) from exc
+                raise ConnectError(
+                    f"{where} closed the connection during {stage or 'the session'}", transport=self.alias, stage=stage
+                ) from exc
             except (OSError, smtplib.SMTPException) as exc:
-                raise ConnectError(f"SMTP delivery to {self.host}:{self.port} failed: {exc}", transport=self.alias) from exc
+                if _timed_out(exc):
+                    raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
+                raise ConnectError(f"SMTP delivery to {where} failed: {exc}", transport=self.alias) from exc
             finally:
                 self._release(conn, healthy)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transaction(self, conn: smtplib.SMTP, message: Message) -> SendResult:
-        mail_options: list[str] = []
+        """MAIL, RCPT..., DATA: pipelined (RFC 2920) when the server offers it.
+
+        Commands are written with ``send`` and replies read with ``getreply``
+        because smtplib has no pipelining; one write for the whole envelope
+        saves a round trip per command.
+        """
+        options = ""
+        encoding = "ascii"
         if message.smtputf8:
             if not conn.has_extn("smtputf8"):
                 raise SMTPUTF8Unsupported(
                     f"{self.host}:{self.port} does not support SMTPUTF8, needed for a non-ASCII address",
                     transport=self.alias,
                 )
-            mail_options = ["SMTPUTF8", "BODY=8BITMIME"]
+            options, encoding = " SMTPUTF8 BODY=8BITMIME", "utf-8"
+        mail = f"MAIL FROM:{smtplib.quoteaddr(message.sender)}{options}\r\n".encode(encoding)
+        rcpts = [f"RCPT TO:{smtplib.quoteaddr(r)}\r\n".encode(encoding) for r in message.recipients]
+        pipelined = self.pipelining and conn.has_extn("pipelining")
         stage = "mail"
         try:
-            code, resp = conn.mail(message.sender, mail_options)
-            if code != 250:
-                raise _Reply("MAIL FROM", code, _text(resp))
-            stage = "rcpt"
+            if pipelined:
+                conn.send(b"".join([mail, *rcpts, b"DATA\r\n"]))
+                mail_reply = conn.getreply()
+                stage = "rcpt"
+                rcpt_replies = [conn.getreply() for _ in rcpts]
+                data_reply = conn.getreply()
+            else:
+                conn.send(mail)
+                mail_reply = conn.getreply()
+                if mail_reply[0] != 250:
+                    raise _Reply("MAIL FROM", mail_reply[0], _text(mail_reply[1]))
+                stage = "rcpt"
+                rcpt_replies = []
+                for rcpt in rcpts:
+                    conn.send(rcpt)
+                    rcpt_replies.append(conn.getreply())
+                data_reply = (0, b"")
             accepted: list[str] = []
             refused: dict[str, tuple[int, str]] = {}
-            for rcpt in message.recipients:
-                code, resp = conn.rcpt(rcpt)
+            for address, (code, text) in zip(message.recipients, rcpt_replies):
                 if code in (250, 251):
-                    accepted.append(rcpt)
+                    accepted.append(address)
                 else:
-                    refused[rcpt] = (code, _text(resp))
+                    refused[address] = (code, _text(text))
+            if pipelined and data_reply[0] == 354 and (mail_reply[0] != 250 or not accepted):
+                # The server opened DATA for a failed envelope: close it empty.
+                conn.send(b".\r\n")
+                conn.getreply()
+            if mail_reply[0] != 250:
+                raise _Reply("MAIL FROM", mail_reply[0], _text(mail_reply[1]))
             if not accepted:
                 raise RecipientsRefused(
                     "The server refused every recipient",
@@ -297,7 +347,16 @@ class SMTPTransport(BaseTransport):
                     refused={a: {"code": c, "message": m} for a, (c, m) in refused.items()},
                 )
             stage = "data"
-            code, resp = conn.data(message.data)
+            if not pipelined:
+                conn.send(b"DATA\r\n")
+                data_reply = conn.getreply()
+            if data_reply[0] != 354:
+                raise _Reply("DATA", data_reply[0], _text(data_reply[1]))
+            # Dot-stuffing (RFC 5321 4.5.2); composed data always ends in CRLF.
+            conn.send(_LEADING_DOT.sub(b"..", message.data) + b".\r\n")
+            # Past this point a lost connection leaves the outcome unknown.
+            stage = "reply"
+            code, resp = conn.getreply()
             if code != 250:
                 raise _Reply("DATA", code, _text(resp))
         except smtplib.SMTPServerDisconnected as exc:
@@ -317,6 +376,65 @@ class SMTPTransport(BaseTransport):
             smtp_code=exc.code,
             stage=exc.stage,
         )
+
+
+class _Watch:
+    """One send's deadline; ``conn`` is whatever connection it is using."""
+
+    __slots__ = ("deadline", "conn", "fired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.conn: smtplib.SMTP | None = None
+        self.fired = False
+
+
+class _Watchdog:
+    """One thread that shuts down the socket of any send past its deadline.
+
+    Socket timeouts bound each read, not a whole send: a server trickling a
+    byte a second would hold a reply open for ever. Shutting the socket down
+    from here wakes the blocked read at once.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: set[_Watch] = set()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float) -> _Watch:
+        watch = _Watch(deadline)
+        with self._cond:
+            self._watches.add(watch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="emailactions-smtp-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return watch
+
+    def release(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.discard(watch)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for watch in [w for w in self._watches if w.deadline <= now]:
+                    self._watches.discard(watch)
+                    watch.fired = True
+                    sock = getattr(watch.conn, "sock", None)
+                    if sock is not None:
+                        try:
+                            sock.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                nearest = min((w.deadline for w in self._watches), default=None)
+                self._cond.wait(None if nearest is None else max(0.0, nearest - now))
+
+
+_WATCHDOG = _Watchdog()
+_LEADING_DOT = re.compile(rb"^\.", re.M)
 
 
 def _timed_out(exc: BaseException | None) -> bool:
