@@ -145,3 +145,25 @@ def test_header_looking_and_dotted_body_lines(lines):
     assert msg["Subject"] == "" and len(msg.keys()) == 8
     got = msg.get_content().replace("\r\n", "\n")
     assert got == (text if text.endswith("\n") else text + "\n")
+
+
+def test_date_header_matches_the_stdlib():
+    from email.utils import format_datetime, parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    from emailactions.compose import format_date
+
+    for ts in (0, 951782400, 1700000000.5, 4102444799):
+        ours = format_date(ts)
+        assert ours == format_datetime(datetime.fromtimestamp(int(ts), timezone.utc))
+        assert parsedate_to_datetime(ours).timestamp() == int(ts)
+
+
+def test_error_reasons_match_http():
+    from http import HTTPStatus
+
+    from emailactions.errors import _REASONS
+
+    for code, phrase in _REASONS.items():
+        # 413's phrase changed in Python 3.13; we keep CREST's older one.
+        assert HTTPStatus(code).phrase == phrase or code == 413

@@ -34,8 +34,16 @@ shape ``{"code", "reason", "message", "detail"}``.
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
+
+# The reason phrases IDM puts beside each code (http.HTTPStatus, without
+# importing the http package on every start).
+_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+    413: "Request Entity Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}  # fmt: skip
 
 __all__ = [
     "EmailActionsError",
@@ -87,10 +95,7 @@ class EmailActionsError(Exception):
     @property
     def reason(self) -> str:
         """The HTTP reason phrase for ``code``, as IDM reports it."""
-        try:
-            return HTTPStatus(self.code).phrase
-        except ValueError:
-            return "Error"
+        return _REASONS.get(self.code, "Error")
 
     def to_dict(self) -> dict[str, Any]:
         """IDM's error body: ``{"code", "reason", "message", "detail"}``."""

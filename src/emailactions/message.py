@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the email package costs ~10 ms to import; only tests parse
+    from email.message import EmailMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,7 @@ class Message:
         """The message as it goes on the wire."""
         return self.data
 
-    def parsed(self) -> EmailMessage:
+    def parsed(self) -> "EmailMessage":
         """The message read back with the stdlib parser, for tests and previews."""
         from email import policy
         from email.parser import BytesParser

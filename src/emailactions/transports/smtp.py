@@ -7,12 +7,14 @@ The only module that imports smtplib: its exceptions become
 from __future__ import annotations
 
 import logging
-import smtplib
 import socket
-import ssl
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import smtplib
+    import ssl
 
 from ..errors import (
     AuthError,
@@ -30,10 +32,9 @@ from .base import BaseTransport, SendResult, option
 
 log = logging.getLogger("emailactions.smtp")
 
-_TLS_VERSIONS = {
-    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
-    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
-}
+# smtplib and ssl are imported where they are used: the console and file
+# transports should not pay ~10 ms of start-up for them.
+_TLS_VERSIONS = {"TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3"}
 
 
 class Secret(str):
@@ -135,17 +136,22 @@ class SMTPTransport(BaseTransport):
     # -- connections -----------------------------------------------------
 
     def _tls_context(self) -> ssl.SSLContext:
+        import ssl
+
         if self._tls is None:
             ctx = ssl.create_default_context(cafile=self.ca_file)
             if not self.verify:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             if self.min_tls_version:
-                ctx.minimum_version = _TLS_VERSIONS[self.min_tls_version]
+                ctx.minimum_version = getattr(ssl.TLSVersion, _TLS_VERSIONS[self.min_tls_version])
             self._tls = ctx
         return self._tls
 
     def _connect(self, watch: "_Watch | None") -> smtplib.SMTP:
+        import smtplib
+        import ssl
+
         where = f"{self.host}:{self.port}"
         # smtplib's default local name calls getfqdn(), a DNS round trip.
         local = self.local_hostname or socket.gethostname() or "localhost"
@@ -252,6 +258,8 @@ class SMTPTransport(BaseTransport):
                 _WATCHDOG.release(watch)
 
     def _send(self, message: Message, watch: "_Watch | None") -> SendResult:
+        import smtplib
+
         where = f"{self.host}:{self.port}"
         for attempt in range(2):
             conn, reused = self._acquire(watch)
@@ -295,6 +303,8 @@ class SMTPTransport(BaseTransport):
         because smtplib has no pipelining; one write for the whole envelope
         saves a round trip per command.
         """
+        import smtplib
+
         options = ""
         encoding = "ascii"
         if message.smtputf8:
@@ -454,6 +464,8 @@ def _timed_out(exc: BaseException | None) -> bool:
 
 
 def _alive(conn: smtplib.SMTP) -> bool:
+    import smtplib
+
     try:
         return conn.noop()[0] == 250
     except (OSError, smtplib.SMTPException):
@@ -462,6 +474,8 @@ def _alive(conn: smtplib.SMTP) -> bool:
 
 def _reset(conn: smtplib.SMTP) -> bool:
     """RSET after a failed transaction; the connection is reusable if it worked."""
+    import smtplib
+
     try:
         return conn.rset()[0] == 250
     except (OSError, smtplib.SMTPException):
@@ -469,6 +483,8 @@ def _reset(conn: smtplib.SMTP) -> bool:
 
 
 def _close(conn: smtplib.SMTP) -> None:
+    import smtplib
+
     try:
         conn.quit()
     except (OSError, smtplib.SMTPException):
