@@ -126,9 +126,9 @@ def test_wrong_types(emailactions_host, emailactions_outbox, param, value):
 
 
 def test_unknown_params_are_listed(emailactions_host, emailactions_outbox):
-    err = refused(emailactions_host, emailactions_outbox, dict(BASE, tO="x", attachments=[]))
-    assert err.unknown == ["attachments", "tO"]
-    assert "attachments" in err.message and "tO" in err.message
+    err = refused(emailactions_host, emailactions_outbox, dict(BASE, tO="x", attachment=[]))
+    assert err.unknown == ["attachment", "tO"]
+    assert "attachment" in err.message and "tO" in err.message
 
 
 def test_alias_clash(emailactions_host, emailactions_outbox):

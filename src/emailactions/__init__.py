@@ -23,6 +23,7 @@ from .errors import (
     TooLarge,
     TransportError,
     UnknownAction,
+    UnknownDestination,
     UnknownResource,
     UnknownTransport,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "TooLarge",
     "TransportError",
     "UnknownAction",
+    "UnknownDestination",
     "UnknownResource",
     "UnknownTransport",
     "action",

@@ -13,10 +13,12 @@ import binascii
 import os
 import re
 import time
+import urllib.parse
 from typing import Iterable
 
 from .addresses import Address
 from .message import Message
+from .attachments import Attachment
 from .request import Body, SendRequest
 
 CRLF = "\r\n"
@@ -165,6 +167,57 @@ def body_part(bodies: tuple[Body, ...]) -> tuple[str, bytes]:
     return _multipart("alternative", [_text_part(b) for b in sorted(bodies, key=lambda b: order[b.subtype])])
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_QUOTABLE = re.compile(r'[\x20-\x7e]*')
+
+
+def mime_param(name: str, value: str) -> str:
+    """``; name="value"``, or RFC 2231 ``name*0*=utf-8''...`` pieces for non-ASCII or long values."""
+    if _QUOTABLE.fullmatch(value) and '"' not in value and "\\" not in value and len(value) <= 60:
+        return f'; {name}="{value}"'
+    encoded = urllib.parse.quote(value, safe="!#$&+-.^_`|~")
+    pieces = [encoded[i : i + 60] for i in range(0, len(encoded), 60)]
+    # Never cut a %XX escape in two.
+    for i in range(len(pieces) - 1):
+        cut = pieces[i].rfind("%", len(pieces[i]) - 2)
+        if cut != -1:
+            pieces[i + 1] = pieces[i][cut:] + pieces[i + 1]
+            pieces[i] = pieces[i][:cut]
+    first = f";{CRLF} {name}*0*=utf-8''{pieces[0]}"
+    return first + "".join(f";{CRLF} {name}*{i}*={piece}" for i, piece in enumerate(pieces[1:], 1))
+
+
+def _base64_lines(data: bytes) -> bytes:
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"".join(encoded[i : i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
+
+
+def attachment_part(attachment: Attachment) -> tuple[str, bytes]:
+    """One base64 part; an inline one carries its Content-ID."""
+    disposition = "inline" if attachment.cid else "attachment"
+    headers = (
+        f"Content-Type: {attachment.content_type}{mime_param('name', attachment.filename)}{CRLF}"
+        f"Content-Transfer-Encoding: base64{CRLF}"
+        f"Content-Disposition: {disposition}{mime_param('filename', attachment.filename)}{CRLF}"
+    )
+    if attachment.cid:
+        headers += f"Content-ID: <{attachment.cid}>{CRLF}"
+    return headers, _base64_lines(attachment.data)
+
+
+def content_part(request: SendRequest) -> tuple[str, bytes]:
+    """The whole body tree: alternative text, related inline images, mixed attachments."""
+    part = body_part(request.bodies)
+    has_html = any(b.subtype == "html" for b in request.bodies)
+    inline = [a for a in request.attachments if a.cid and has_html]
+    attached = [a for a in request.attachments if not (a.cid and has_html)]
+    if inline:
+        part = _multipart("related", [part, *map(attachment_part, inline)])
+    if attached:
+        part = _multipart("mixed", [part, *map(attachment_part, attached)])
+    return part
+
+
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -199,9 +252,12 @@ def compose(request: SendRequest, *, message_id: str | None = None, date: float 
         head.append(f"To: undisclosed-recipients:;{CRLF}")
     if request.cc:
         head.append(address_header("Cc", request.cc))
+    if request.reply_to:
+        head.append(address_header("Reply-To", request.reply_to))
     head.append(unstructured("Subject", request.subject))
+    head.extend(unstructured(name, value) for name, value in request.headers)
     head.append(f"Message-ID: {message_id}{CRLF}MIME-Version: 1.0{CRLF}")
-    part_headers, data = body_part(request.bodies)
+    part_headers, data = content_part(request)
     smtputf8 = sender.smtputf8 or any(a.smtputf8 for a in request.recipients)
     header_bytes = "".join(head).encode("utf-8" if smtputf8 else "ascii")
     return Message(

@@ -39,6 +39,8 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     #: An IDM conf folder, where ``emailTemplate-*.json`` live.
     conf_dir: Path | None = None
+    #: Static recipient groups: name -> addresses (for ``destination``).
+    groups: Mapping[str, list[Any]] = field(default_factory=dict)
     #: Where this config came from, for error messages.
     source: str = "defaults"
 
@@ -86,7 +88,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
     """
     _typed(data, Mapping, "config")
-    _unknown(data, {"email", "transports"}, "")
+    _unknown(data, {"email", "transports", "groups"}, "")
     email = data.get("email", {})
     _typed(email, Mapping, "email")
     _unknown(email, {"from", "transport", "limits", "conf"}, "email.")
@@ -104,6 +106,11 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
     transport = _typed(email.get("transport", "default" if "default" in transports else next(iter(transports))), str, "email.transport")
     if transport not in transports:
         raise ConfigError(f"Config key 'email.transport' names no transport: {transport!r}", key="email.transport")
+    groups: dict[str, list[Any]] = {}
+    for name, members in _typed(data.get("groups", {}), Mapping, "groups").items():
+        if not isinstance(members, list) or not all(isinstance(m, (str, Mapping)) for m in members):
+            raise ConfigError(f"Config key 'groups.{name}' must be a list of addresses", key=f"groups.{name}")
+        groups[name] = list(members)
     conf_dir = None
     if "conf" in email:
         conf_dir = Path(_typed(email["conf"], str, "email.conf"))
@@ -114,6 +121,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         transport=transport,
         transports=transports,
         limits=_limits(email.get("limits", {}), "email.limits."),
+        groups=groups,
         conf_dir=conf_dir,
         source=source,
     )

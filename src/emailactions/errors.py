@@ -10,6 +10,7 @@
     │   └── DuplicateRegistration     500  duplicate_registration
     ├── ActionError                   400  bad_request
     │   ├── UnknownResource           404  unknown_resource
+    │   ├── UnknownDestination        404  unknown_destination
     │   ├── UnknownAction             400  unknown_action
     │   ├── ForbiddenOperation        403  forbidden
     │   ├── InvalidParams             400  invalid_params
@@ -54,6 +55,7 @@ __all__ = [
     "DuplicateRegistration",
     "ActionError",
     "UnknownResource",
+    "UnknownDestination",
     "UnknownAction",
     "ForbiddenOperation",
     "InvalidParams",
@@ -152,6 +154,13 @@ class UnknownResource(ActionError):
 
     code = 404
     kind = "unknown_resource"
+
+
+class UnknownDestination(ActionError):
+    """No resolver knows the ``destination`` group."""
+
+    code = 404
+    kind = "unknown_destination"
 
 
 class UnknownAction(ActionError):

@@ -45,6 +45,17 @@ def register_commands(cli: Any) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def resolve_recipients(destination: str, host: Any) -> list[Any] | None:
+    """Turn a named destination (a recipient group) into addresses.
+
+    Called when a ``send`` has ``destination``. Return a list of addresses
+    (strings such as ``"Ann <ann@example.com>"`` or ``{"address", "display"}``
+    objects), or ``None`` when the name is not yours. firstresult: the first
+    plugin that answers wins; the built-in static groups from config run last.
+    """
+
+
 @hookspec
 def message_sent(message: Any, result: Any) -> None:
     """Observe a delivered message.

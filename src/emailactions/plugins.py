@@ -13,6 +13,7 @@ from . import hookspecs
 #: Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.services.email",
+    "emailactions.groups",
     "emailactions.transports.console",
     "emailactions.transports.file",
     "emailactions.transports.memory",

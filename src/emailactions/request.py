@@ -6,9 +6,10 @@ This is the only module that knows IDM's parameter names and aliases.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from .addresses import Address, check_header_text, parse_address, parse_address_list
+from .addresses import MAX_DISPLAY_CHARS, Address, check_header_text, parse_address, parse_address_list
+from .attachments import Attachment, parse_attachments
 from .errors import InvalidParams, TooLarge
 
 
@@ -22,6 +23,12 @@ class Limits:
     max_subject_chars: int = 998
     #: UTF-8 bytes of one body.
     max_body_bytes: int = 10 * 1024 * 1024
+    #: Decoded bytes of one attachment (a common mail-API default).
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    #: Decoded bytes of all attachments of one message.
+    max_message_bytes: int = 25 * 1024 * 1024
+    #: Recipients of one ``sendSeparately`` / ``destination`` call.
+    max_bulk_recipients: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,12 @@ class SendRequest:
     subject: str = ""
     bodies: tuple[Body, ...] = (Body("plain", ""),)
     locale: str | None = None
+    reply_to: tuple[Address, ...] = ()
+    #: Extra headers from :data:`EXTRA_HEADERS`, as (canonical name, value).
+    headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    #: One message per ``to`` recipient (each sees only their own address).
+    separately: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -64,7 +77,28 @@ SEND_PARAMS = {
     "body": ("body", "_body"),
     "type": ("type", "_type"),
     "_locale": ("_locale",),
+    # Beyond IDM: richer bodies, attachments and bulk sending.
+    "text": ("text",),
+    "html": ("html",),
+    "fromName": ("fromName",),
+    "replyTo": ("replyTo",),
+    "headers": ("headers",),
+    "attachments": ("attachments",),
+    "sendSeparately": ("sendSeparately",),
+    "destination": ("destination",),
 }
+
+#: Extra headers a caller may set; everything else is ours to write.
+EXTRA_HEADERS = {
+    name.lower(): name
+    for name in (
+        "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "List-Help", "List-Archive",
+        "Precedence", "Auto-Submitted", "X-Auto-Response-Suppress", "Importance", "Priority",
+        "X-Priority", "Sensitivity", "Organization", "Keywords", "Comments", "In-Reply-To", "References",
+    )
+}  # fmt: skip
+
+Resolver = Callable[[str], "list[Address]"]
 
 
 def pick(params: Mapping[str, Any], spec: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -95,6 +129,16 @@ def text_param(picked: Mapping[str, Any], name: str, default: str = "") -> str:
     value = picked.get(name, default)
     if not isinstance(value, str):
         raise InvalidParams(f"Parameter {name!r} must be a string", param=name)
+    return value
+
+
+def bool_param(picked: Mapping[str, Any], name: str) -> bool:
+    """A boolean param (``"true"``/``"false"`` accepted, as query strings send them)."""
+    value = picked.get(name, False)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise InvalidParams(f"Parameter {name!r} must be a boolean", param=name)
     return value
 
 
@@ -132,51 +176,128 @@ def check_body(content: str, limits: Limits, param: str = "body") -> str:
     return content
 
 
-def recipients(picked: Mapping[str, Any], limits: Limits) -> tuple[list[Address], list[Address], list[Address]]:
-    """Parse, de-duplicate and count To, Cc and Bcc."""
-    to, cc, bcc = dedupe(*(parse_address_list(picked.get(name), name) for name in ("to", "cc", "bcc")))
-    if not (to or cc or bcc):
-        raise InvalidParams("Parameter 'to' is missing: no recipient given", param="to")
-    count = len(to) + len(cc) + len(bcc)
-    if count > limits.max_recipients:
-        raise InvalidParams(
-            f"Too many recipients: {count} (limit {limits.max_recipients})",
-            param="to",
-            count=count,
+def bodies(picked: Mapping[str, Any], limits: Limits) -> tuple[Body, ...]:
+    """IDM's ``body`` + ``type``, or ``text`` and/or ``html`` (multipart/alternative)."""
+    if ("text" in picked or "html" in picked) and ("body" in picked or "type" in picked):
+        raise InvalidParams("Give 'body' (with 'type') or 'text'/'html', not both", param="body")
+    if "text" in picked or "html" in picked:
+        return tuple(
+            Body(subtype, check_body(text_param(picked, name), limits, name))
+            for name, subtype in (("text", "plain"), ("html", "html"))
+            if name in picked
         )
-    return to, cc, bcc
-
-
-def sender(picked: Mapping[str, Any], default_from: str | None) -> Address:
-    """Request ``from``, else the configured default; none at all is a 400."""
-    value = picked.get("from") or default_from
-    if not value:
-        raise InvalidParams("From: email address is absent", param="from")
-    if isinstance(value, dict) or isinstance(value, str):
-        return parse_address(value, "from")
-    raise InvalidParams("Parameter 'from' must be a string", param="from")
-
-
-def parse_send(
-    params: Mapping[str, Any], *, default_from: str | None = None, limits: Limits = Limits()
-) -> SendRequest:
-    """Validate ``send`` params into a :class:`SendRequest`, or raise a 400."""
-    picked = pick(params, SEND_PARAMS)
     mime_type = text_param(picked, "type", "text/plain")
     subtype = BODY_TYPES.get(mime_type.strip().lower())
     if subtype is None:
         shown = mime_type if len(mime_type) <= 100 else mime_type[:100] + "..."
         raise InvalidParams(f"Email type: {shown} is not handled", param="type")
+    return (Body(subtype, check_body(text_param(picked, "body"), limits)),)
+
+
+def extra_headers(value: Any) -> tuple[tuple[str, str], ...]:
+    """``headers``: an object of allow-listed names to single-line values."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidParams("Parameter 'headers' must be an object", param="headers")
+    out = []
+    for name, text in value.items():
+        canonical = EXTRA_HEADERS.get(str(name).lower())
+        if canonical is None:
+            raise InvalidParams(
+                f"Header {str(name)[:80]!r} may not be set; allowed: {', '.join(sorted(EXTRA_HEADERS.values()))}",
+                param=f"headers.{str(name)[:80]}",
+            )
+        param = f"headers.{canonical}"
+        if not isinstance(text, str):
+            raise InvalidParams(f"Parameter {param!r} must be a string", param=param)
+        check_header_text(text, param)
+        if len(text) > 900:
+            raise InvalidParams(f"Parameter {param!r} is longer than 900 characters", param=param)
+        out.append((canonical, text))
+    return tuple(out)
+
+
+def recipients(
+    to: list[Address], cc: list[Address], bcc: list[Address], limits: Limits, separately: bool = False
+) -> tuple[list[Address], list[Address], list[Address]]:
+    """De-duplicate and count To, Cc and Bcc (per message when sent separately)."""
+    to, cc, bcc = dedupe(to, cc, bcc)
+    if not (to or cc or bcc):
+        raise InvalidParams("Parameter 'to' is missing: no recipient given", param="to")
+    if separately:
+        if cc:
+            raise InvalidParams("Parameter 'cc' cannot be used with sendSeparately (each message has one recipient)", param="cc")
+        if not to:
+            raise InvalidParams("Parameter 'to' is missing: sendSeparately needs recipients", param="to")
+        if len(to) > limits.max_bulk_recipients:
+            raise InvalidParams(f"Too many recipients: {len(to)} (limit {limits.max_bulk_recipients})", param="to", count=len(to))
+        count = 1 + len(bcc)
+    else:
+        count = len(to) + len(cc) + len(bcc)
+    if count > limits.max_recipients:
+        raise InvalidParams(f"Too many recipients: {count} (limit {limits.max_recipients})", param="to", count=count)
+    return to, cc, bcc
+
+
+def address_params(
+    picked: Mapping[str, Any], limits: Limits, resolve: Resolver | None
+) -> tuple[list[Address], list[Address], list[Address], bool]:
+    """To/Cc/Bcc from params, a ``destination`` group added to To; and whether to send separately."""
+    to, cc, bcc = (parse_address_list(picked.get(name), name) for name in ("to", "cc", "bcc"))
+    if "destination" in picked:
+        if resolve is None:
+            raise InvalidParams("Parameter 'destination' is not supported here", param="destination")
+        to = resolve(text_param(picked, "destination")) + to
+    # A group goes out one message per member unless the caller says otherwise.
+    separately = bool_param(picked, "sendSeparately") if "sendSeparately" in picked else "destination" in picked
+    return (*recipients(to, cc, bcc, limits, separately), separately)
+
+
+def sender(picked: Mapping[str, Any], default_from: str | None) -> Address:
+    """Request ``from``, else the configured default; ``fromName`` sets its display name."""
+    value = picked.get("from") or default_from
+    if not value:
+        raise InvalidParams("From: email address is absent", param="from")
+    if not isinstance(value, (str, dict)):
+        raise InvalidParams("Parameter 'from' must be a string", param="from")
+    address = parse_address(value, "from")
+    if "fromName" in picked:
+        name = " ".join(check_header_text(text_param(picked, "fromName"), "fromName").split())
+        if len(name) > MAX_DISPLAY_CHARS:
+            raise InvalidParams(f"Parameter 'fromName' is longer than {MAX_DISPLAY_CHARS} characters", param="fromName")
+        address = Address(address.addr, name)
+    return address
+
+
+def parse_send(
+    params: Mapping[str, Any],
+    *,
+    default_from: str | None = None,
+    limits: Limits = Limits(),
+    resolve: Resolver | None = None,
+) -> SendRequest:
+    """Validate ``send`` params into a :class:`SendRequest`, or raise a 400.
+
+    ``resolve`` turns a ``destination`` group name into addresses.
+    """
+    picked = pick(params, SEND_PARAMS)
+    body_parts = bodies(picked, limits)
     subject = check_subject(text_param(picked, "subject"), limits)
-    body = check_body(text_param(picked, "body"), limits)
     locale = text_param(picked, "_locale") or None
-    to, cc, bcc = recipients(picked, limits)
+    to, cc, bcc, separately = address_params(picked, limits, resolve)
     return SendRequest(
         sender=sender(picked, default_from),
         to=tuple(to),
         cc=tuple(cc),
         bcc=tuple(bcc),
         subject=subject,
-        bodies=(Body(subtype, body),),
+        bodies=body_parts,
         locale=locale,
+        reply_to=tuple(parse_address_list(picked.get("replyTo"), "replyTo")),
+        headers=extra_headers(picked.get("headers")),
+        attachments=parse_attachments(
+            picked.get("attachments"), max_attachment_bytes=limits.max_attachment_bytes, max_total_bytes=limits.max_message_bytes
+        ),
+        separately=separately,
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from functools import partial
+from typing import Any, Iterable
 
+from ..addresses import Address, parse_address_list
+from ..bulk import Job, deliver_each, summarize
 from ..compose import compose
-from ..errors import InvalidParams
+from ..errors import InvalidParams, UnknownDestination
 from ..hookspecs import hookimpl
-from ..request import parse_send
+from ..request import SendRequest, parse_send
 
 RESOURCE = "external/email"
 
@@ -22,8 +26,22 @@ class EmailService:
         """IDM's ``send``: validate, compose, deliver."""
         wait = _wait_flag(params, context)
         config = self.host.config
-        request = parse_send(params, default_from=config.sender, limits=config.limits)
+        request = parse_send(params, default_from=config.sender, limits=config.limits, resolve=self.resolve_destination)
+        if request.separately:
+            return self.dispatch_each(_one_each(request), wait)
         return self.dispatch(compose(request), wait)
+
+    def resolve_destination(self, name: str) -> list[Address]:
+        """A ``destination`` group's members, through the ``resolve_recipients`` hook."""
+        members = self.host.hook.resolve_recipients(destination=name, host=self.host)
+        if members is None:
+            raise UnknownDestination(f"Destination {name!r} not found", param="destination", destination=name)
+        return parse_address_list(members, "destination")
+
+    def dispatch_each(self, jobs: Iterable[Job], wait: bool) -> dict[str, Any]:
+        """One message per job, composed lazily and sent through the transport's pool."""
+        workers = getattr(self.host.transport(), "pool_size", 1)
+        return summarize(deliver_each(self.host, jobs, workers=workers), submitted=not wait)
 
     def dispatch(self, message: Any, wait: bool) -> dict[str, Any]:
         """Deliver now; the result carries IDM's status plus per-recipient detail."""
@@ -31,6 +49,12 @@ class EmailService:
         # Until the durable outbox exists, a submitted message is delivered
         # before answering: slower than IDM's fire-and-forget, but never lost.
         return {"status": "OK", "message": "Email sent" if wait else "Email submitted", **result.to_dict()}
+
+
+def _one_each(request: SendRequest) -> Iterable[Job]:
+    """A job per ``to`` recipient: their own To header, the shared Bcc in each envelope."""
+    for address in request.to:
+        yield address.addr, partial(compose, replace(request, to=(address,), separately=False))
 
 
 def _wait_flag(params: dict[str, Any], context: Any) -> bool:

@@ -1,0 +1,118 @@
+"""Validate attachments and inline images given in action params.
+
+Data arrives as strict base64 (or bytes from Python callers); nothing is
+ever read from a path or URL named in params.
+"""
+
+from __future__ import annotations
+
+import binascii
+import mimetypes
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidParams, TooLarge
+
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+# Content-ID: dot-atom text only (RFC 2392 / 5322), so it can sit in <...> and in cid: URLs.
+_CID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,200}")
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_KEYS = {"filename", "fileType", "data", "inline", "cid"}
+MAX_FILENAME_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A decoded attachment; ``cid`` set means an inline part for HTML."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    cid: str | None = None
+
+
+def safe_filename(name: str) -> str:
+    """A base name without paths, control, format (bidi) or separator characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
+    name = " ".join(name.split()).strip(". ")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: MAX_FILENAME_CHARS - len(ext) - 1] + dot + ext) if dot and len(ext) < 20 else name[:MAX_FILENAME_CHARS]
+    return name or "attachment"
+
+
+def _decode(data: Any, param: str, limit: int) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        if len(raw) > limit:
+            raise TooLarge(f"Parameter {param!r} is larger than {limit} bytes", param=param)
+        return raw
+    if not isinstance(data, str):
+        raise InvalidParams(f"Parameter {param!r} must be a base64 string", param=param)
+    # Checked on the encoded length, before decoding anything.
+    if len(data) // 4 * 3 > limit + 2:
+        raise TooLarge(f"Parameter {param!r} is larger than {limit} bytes", param=param)
+    encoded = data.encode("ascii", "replace")
+    if len(encoded) % 4 or not _BASE64.fullmatch(encoded):
+        raise InvalidParams(
+            f"Parameter {param!r} is not strict base64 (no line breaks, spaces or other characters)", param=param
+        )
+    try:
+        raw = binascii.a2b_base64(encoded)
+    except binascii.Error as exc:
+        raise InvalidParams(f"Parameter {param!r} is not valid base64: {exc}", param=param) from None
+    if len(raw) > limit:
+        raise TooLarge(f"Parameter {param!r} is larger than {limit} bytes", param=param)
+    return raw
+
+
+def parse_attachments(value: Any, *, max_attachment_bytes: int, max_total_bytes: int) -> tuple[Attachment, ...]:
+    """``attachments`` param -> attachments, refusing anything doubtful with a 400/413."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise InvalidParams("Parameter 'attachments' must be a list", param="attachments")
+    out: list[Attachment] = []
+    total = 0
+    cids: set[str] = set()
+    for i, item in enumerate(value):
+        where = f"attachments[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidParams(f"Parameter {where!r} must be an object", param=where)
+        unknown = sorted(set(item) - _KEYS)
+        if unknown:
+            raise InvalidParams(f"Unknown key(s) in {where}: {', '.join(unknown)}", param=f"{where}.{unknown[0]}", unknown=unknown)
+        filename = item.get("filename", "")
+        if not isinstance(filename, str):
+            raise InvalidParams(f"Parameter '{where}.filename' must be a string", param=f"{where}.filename")
+        filename = safe_filename(filename)
+        content_type = item.get("fileType")
+        if content_type is None:
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type.strip().lower()):
+            raise InvalidParams(f"Parameter '{where}.fileType' is not a content type like 'application/pdf'", param=f"{where}.fileType")
+        inline, cid = item.get("inline"), item.get("cid")
+        if inline is not None and not isinstance(inline, bool):
+            raise InvalidParams(f"Parameter '{where}.inline' must be a boolean", param=f"{where}.inline")
+        if cid is not None:
+            if not isinstance(cid, str) or not _CID.fullmatch(cid.strip("<>")):
+                raise InvalidParams(f"Parameter '{where}.cid' must be a plain content id (letters, digits, .@-_)", param=f"{where}.cid")
+            cid = cid.strip("<>")
+            if cid in cids:
+                raise InvalidParams(f"Parameter '{where}.cid' repeats {cid!r}", param=f"{where}.cid")
+            cids.add(cid)
+        if inline and cid is None:
+            raise InvalidParams(f"Parameter '{where}.cid' is required for an inline attachment", param=f"{where}.cid")
+        if inline is False:
+            cid = None
+        if "data" not in item:
+            raise InvalidParams(f"Parameter '{where}.data' is missing", param=f"{where}.data")
+        data = _decode(item["data"], f"{where}.data", max_attachment_bytes)
+        total += len(data)
+        if total > max_total_bytes:
+            raise TooLarge(f"Attachments together are larger than {max_total_bytes} bytes", param=f"{where}.data")
+        out.append(Attachment(filename, content_type.strip().lower(), data, cid))
+    return tuple(out)

@@ -1,0 +1,61 @@
+"""Send many messages from one action: composed lazily, a bounded number in flight."""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
+
+from .errors import EmailActionsError
+from .message import Message
+
+#: A recipient's key (their address) and how to build their message.
+Job = tuple[str, Callable[[], Message]]
+
+
+def _run(host: Any, address: str, build: Callable[[], Message]) -> dict[str, Any]:
+    # Errors that belong to one recipient (a render error, a refusal) are
+    # reported under their address and do not stop the others.
+    try:
+        message = build()
+        result = host.deliver(message)
+    except EmailActionsError as exc:
+        return {"address": address, "status": "failed", "error": exc.to_dict()}
+    outcome = {"address": address, "status": "sent", "messageId": result.message_id}
+    if result.refused:
+        outcome["refused"] = result.to_dict()["refused"]
+    return outcome
+
+
+def deliver_each(host: Any, jobs: Iterable[Job], *, workers: int) -> Iterator[dict[str, Any]]:
+    """Yield one outcome per job, in order, with at most ``2 * workers`` messages alive.
+
+    Messages are composed inside the workers, so a 100,000-recipient call
+    never holds more than a window of them in memory.
+    """
+    if workers <= 1:
+        for address, build in jobs:
+            yield _run(host, address, build)
+        return
+    window: deque[Future[dict[str, Any]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emailactions-bulk") as pool:
+        for address, build in jobs:
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+            window.append(pool.submit(_run, host, address, build))
+        while window:
+            yield window.popleft().result()
+
+
+def summarize(outcomes: Iterable[dict[str, Any]], submitted: bool = False) -> dict[str, Any]:
+    """IDM's status and message plus a count and every recipient's outcome."""
+    results = list(outcomes)
+    sent = sum(1 for r in results if r["status"] != "failed")
+    return {
+        "status": "OK",
+        "message": "Email submitted" if submitted else "Email sent",
+        "count": len(results),
+        "sent": sent,
+        "failed": len(results) - sent,
+        "results": results,
+    }
