@@ -76,7 +76,9 @@ class Address:
 
 
 _NEEDS_SCAN = re.compile(r'["(<\\]')
-_SEPARATORS = re.compile(r"[,;]")
+# Without quotes or brackets, white space separates addresses too (as bulk APIs
+# accept "a@x.com b@y.com"); no single address can contain it there.
+_SEPARATORS = re.compile(r"[,;\s]+")
 
 
 def split_address_list(value: str) -> list[str]:

@@ -14,6 +14,7 @@ import os
 import re
 import time
 import urllib.parse
+from functools import lru_cache
 from typing import Iterable
 
 from .addresses import Address
@@ -131,7 +132,9 @@ def encode_text(content: str) -> tuple[str, bytes]:
     return "quoted-printable", binascii.b2a_qp(raw, istext=True).replace(b"\n", b"\r\n")
 
 
+@lru_cache(maxsize=64)
 def _text_part(body: Body) -> tuple[str, bytes]:
+    # Cached: a bulk or template send encodes the same body for every recipient.
     cte, data = encode_text(body.content)
     headers = (
         f'Content-Type: {_CONTENT_TYPES[body.subtype]}; charset="utf-8"{CRLF}'
@@ -176,7 +179,7 @@ def mime_param(name: str, value: str) -> str:
     if _QUOTABLE.fullmatch(value) and '"' not in value and "\\" not in value and len(value) <= 60:
         return f'; {name}="{value}"'
     encoded = urllib.parse.quote(value, safe="!#$&+-.^_`|~")
-    pieces = [encoded[i : i + 60] for i in range(0, len(encoded), 60)]
+    pieces = [encoded[i : i + 50] for i in range(0, len(encoded), 50)]
     # Never cut a %XX escape in two.
     for i in range(len(pieces) - 1):
         cut = pieces[i].rfind("%", len(pieces[i]) - 2)
@@ -192,8 +195,9 @@ def _base64_lines(data: bytes) -> bytes:
     return b"".join(encoded[i : i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
 
 
+@lru_cache(maxsize=64)
 def attachment_part(attachment: Attachment) -> tuple[str, bytes]:
-    """One base64 part; an inline one carries its Content-ID."""
+    """One base64 part; an inline one carries its Content-ID (cached, like text parts)."""
     disposition = "inline" if attachment.cid else "attachment"
     headers = (
         f"Content-Type: {attachment.content_type}{mime_param('name', attachment.filename)}{CRLF}"
