@@ -13,6 +13,8 @@ from . import hookspecs
 #: Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.services.email",
+    "emailactions.services.outbox",
+    "emailactions.outbox_commands",
     "emailactions.transports.console",
     "emailactions.transports.file",
     "emailactions.transports.memory",
