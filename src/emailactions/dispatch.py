@@ -204,11 +204,11 @@ class Dispatcher:
         messages exist nowhere else.
         """
         with self._lock:
+            if self._outbox is not None and not self._outbox.durable and self._outbox.unfinished():
+                self.worker.drain(timeout)
             worker, outbox = self._worker, self._outbox
             self._worker = self._outbox = None
         if worker is not None:
-            if outbox is not None and not outbox.durable and outbox.unfinished():
-                worker.drain(timeout)
             worker.stop(timeout)
             if worker.outbox is not outbox:
                 worker.outbox.close()

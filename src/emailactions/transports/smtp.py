@@ -252,7 +252,13 @@ class SMTPTransport(BaseTransport):
                 # accepted yet, so one fresh connection is safe to try.
                 if reused and attempt == 0 and stage == "mail":
                     continue
-                raise ConnectError(f"{self.host}:{self.port} closed the connection during {stage or 'the session'}", transport=self.alias) from exc
+                # stage "data": the message may have arrived (lost before the final
+                # reply); retrying may duplicate it, with the same Message-ID.
+                raise ConnectError(
+                    f"{self.host}:{self.port} closed the connection during {stage or 'the session'}",
+                    transport=self.alias,
+                    stage=stage or None,
+                ) from exc
             except (socket.timeout, TimeoutError) as exc:
                 raise DeliveryTimeout(f"{self.host}:{self.port} did not answer in time", transport=self.alias) from exc
             except (OSError, smtplib.SMTPException) as exc:
