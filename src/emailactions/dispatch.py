@@ -158,9 +158,10 @@ class Dispatcher:
             try:
                 self.limiter.acquire(message, template)
             except RateLimited as exc:
-                if self.host.config.rate_limits.on_limit != "defer":
-                    raise
                 delay, rate_check = float(exc.detail["retry_after"]), True
+                # A deferral past max_age could only end in "failed": say so now.
+                if self.host.config.rate_limits.on_limit != "defer" or delay >= self.settings.max_age:
+                    raise
         outbox = self.outbox
         if not outbox.durable and not self._warned_memory:
             self._warned_memory = True

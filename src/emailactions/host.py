@@ -58,7 +58,8 @@ class ActionHost:
         self.actions = ActionRegistry()
         self._call_register(self.hook.register_transports, self._add_transport)
         self._call_register(self.hook.register_actions, self.actions.add, host=self)
-        self._dispatcher: Dispatcher | None = None
+        # Built now so that bad [outbox] / [rate_limits] settings fail here.
+        self._dispatcher: Dispatcher | None = Dispatcher(self)
         # Mail left in an outbox file by an earlier run goes out without
         # waiting for the next send; an in-memory outbox starts on first submit.
         if self.config.outbox.path is not None and self.config.outbox.autostart:

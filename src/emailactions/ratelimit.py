@@ -128,7 +128,9 @@ class RateLimiter:
         now = time.time()
         waits = [(self._strategy.get_window_stats(c.item, *c.identifiers).reset_time - now, c) for c in over]
         wait, counter = max(waits, key=lambda w: w[0])
-        retry_after = max(1, math.ceil(wait))
+        # Whole seconds, strictly after the reset: at the reset instant itself
+        # ``limits`` still counts the oldest hit.
+        retry_after = max(1, math.floor(wait) + 1)
         return RateLimited(
             f"Rate limit of {_describe(counter.item)} per {counter.scope} reached; retry after {retry_after} s",
             retry_after=retry_after,
