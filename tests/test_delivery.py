@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -238,3 +239,25 @@ def test_all_refused_synchronously_reports_every_reply(outbox_host, smtp_server)
     with pytest.raises(RecipientsRefused) as info:
         outbox_host.action("external/email", "send", {"to": "a@example.com, b@example.com"})
     assert info.value.detail["refused"] == {"a@example.com": {"code": 550, "message": "gone"}, "b@example.com": {"code": 550, "message": "gone"}}
+
+
+def test_failures_are_logged_and_stored_without_secrets(smtp_tls_server, ca_file, tmp_path, caplog):
+    from emailactions import ActionHost
+
+    secret = "not-the-password-0xBEEF"
+    config = {
+        "email": {"from": "openidm@example.com"},
+        "transports": {"default": {"backend": "smtp", "host": "localhost", "port": smtp_tls_server.port, "starttls": True,
+                                   "ca_file": ca_file, "username": "idm", "password": secret, "timeout": 5}},
+        "outbox": {"path": str(tmp_path / "o.sqlite3"), "max_attempts": 2, "backoff": 0.01, "backoff_max": 0.01, "poll_interval": 0.02},
+        "rate_limits": {"enabled": False},
+    }  # fmt: skip
+    caplog.set_level("DEBUG")
+    with ActionHost(config, load_entry_points=False) as host:
+        entry = settled(host, submit(host, to="a@example.com")["outboxId"])
+        shown = host.action("external/email/outbox", "show", {"id": entry.id})
+    assert entry.state == "failed" and entry.last_error["detail"]["kind"] == "auth_error"
+    assert "idm" in caplog.text and "giving up" in caplog.text
+    assert secret not in caplog.text and secret not in json.dumps(shown)
+    for file in tmp_path.glob("o.sqlite3*"):  # the database and its WAL
+        assert secret.encode() not in file.read_bytes()
