@@ -163,3 +163,13 @@ def test_newer_schema_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(OutboxError, match="newer"):
         Outbox(path)
+
+
+def test_concurrent_submits_share_commits_and_each_gets_its_own_id(outbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda n: outbox.add(message(n), transport=None, max_age=60), range(200)))
+    assert sorted(ids) == list(range(1, 201))
+    # Every id names the message its caller submitted.
+    assert all(outbox.get(i).message_id == f"<m{n}@example.com>" for n, i in enumerate(ids))

@@ -23,6 +23,9 @@ from .retry import Backoff, Refusals, is_temporary, refusals_of, split_refusals
 
 log = logging.getLogger("emailactions.outbox")
 
+#: Most messages one thread claims at once while a backlog lasts.
+MAX_BATCH = 16
+
 
 @dataclass
 class Tally:
@@ -75,6 +78,7 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Condition()
+        self._local = threading.local()
 
     # -- running ---------------------------------------------------------
 
@@ -132,13 +136,18 @@ class DeliveryWorker:
             self._woken = False
 
     def _step(self) -> bool:
-        """Claim and deliver one message; False when nothing was due."""
+        """Claim and deliver a few messages; False when nothing was due."""
+        # Claim one at a time while mail trickles in (so a small burst spreads
+        # over all threads), more per claim while a backlog lasts (each claim is
+        # a write transaction; batching them is most of what drain costs).
+        batch = getattr(self._local, "batch", 1)
         try:
-            claimed = self.outbox.claim(self.id, limit=1, lease=self.settings.lease)
+            claimed = self.outbox.claim(self.id, limit=batch, lease=self.settings.lease)
         except EmailActionsError as exc:
             log.error("outbox %s: cannot claim messages: %s", self.outbox.where, exc.message)
             self._stop.wait(self.settings.poll_interval)
             return False
+        self._local.batch = min(batch * 2, MAX_BATCH) if len(claimed) == batch else 1
         if not claimed:
             return False
         with self._busy_lock:
