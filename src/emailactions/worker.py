@@ -120,9 +120,16 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._step():
-                continue
-            self._idle()
+            try:
+                if self._step():
+                    continue
+                self._idle()
+            except EmailActionsError as exc:
+                # The outbox could not record a result (disk full, file gone):
+                # the message keeps its lease and is retried after it; this
+                # thread waits and carries on rather than dying silently.
+                log.error("outbox %s: %s", self.outbox.where, exc.message)
+                self._stop.wait(self.settings.poll_interval)
 
     def _idle(self) -> None:
         # Sleep until woken, the poll interval passes, or the next retry is due.
