@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .errors import ConfigError, RateLimited, RecipientsRefused, TransportError
 from .message import Message
-from .outbox import Outbox, _iso
+from .outbox import Outbox, iso_time
 from .ratelimit import RateLimiter, build
 from .retry import Backoff, Refusals, is_temporary, refusals_of, split_refusals
 from .transports.base import SendResult
@@ -177,7 +177,7 @@ class Dispatcher:
             "messageId": message.message_id,
             "envelope": message.envelope(),
             "state": "queued",
-            "nextAttempt": _iso(outbox.clock() + delay),
+            "nextAttempt": iso_time(outbox.clock() + delay),
         }
         if rate_check:
             result["deferred"] = {"reason": "rate_limited", "retryAfter": delay}

@@ -71,7 +71,7 @@ _COLUMNS = (
 )
 
 
-def _iso(ts: float | None) -> str | None:
+def iso_time(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -149,10 +149,10 @@ class Entry:
             "messageId": self.message_id,
             "state": self.state,
             "attempts": self.attempts,
-            "created": _iso(self.created),
-            "updated": _iso(self.updated),
-            "nextAttempt": _iso(self.next_attempt) if self.state == "queued" else None,
-            "expires": _iso(self.expires),
+            "created": iso_time(self.created),
+            "updated": iso_time(self.updated),
+            "nextAttempt": iso_time(self.next_attempt) if self.state == "queued" else None,
+            "expires": iso_time(self.expires),
             "lastError": self.last_error,
             "from": self.sender,
             "recipients": list(self.recipients),
@@ -165,7 +165,7 @@ class Entry:
         }
         if self.state == "in-flight":
             out["worker"] = self.worker
-            out["leaseUntil"] = _iso(self.lease_until)
+            out["leaseUntil"] = iso_time(self.lease_until)
         if self.data is not None:
             headers = BytesHeaderParser(policy=policy.default).parsebytes(self.data)
             out["subject"] = str(headers.get("Subject", ""))
