@@ -58,7 +58,7 @@ def main() -> None:
         from emailactions.host import ActionHost
     except ImportError:  # pragma: no cover
         return
-    host = ActionHost({"email": {}, "transports": {"default": {"backend": "memory"}}}, load_entry_points=False)
+    host = ActionHost({"email": {}, "transports": {"default": {"backend": "memory"}}, "rate_limits": {"enabled": False}}, load_entry_points=False)
     outbox = host.transport().outbox
     params = {k: v for k, v in PARAMS.items() if k not in ("text", "html")}
     params.update(body=HTML, type="text/html")

@@ -71,3 +71,48 @@ def smtp_host(smtp_config):
 
 
 __all__ = ["USER", "PASSWORD"]
+
+
+#: Outbox settings that keep retry tests fast: millisecond backoffs and polls.
+FAST_OUTBOX = {
+    "backoff": 0.01,
+    "backoff_max": 0.05,
+    "sync_backoff": 0.01,
+    "sync_deadline": 2.0,
+    "poll_interval": 0.02,
+    "lease": 30.0,
+}
+
+
+@pytest.fixture
+def outbox_config(smtp_server, tmp_path) -> dict:
+    """SMTP to the test server, a file outbox with fast retries, no rate limits."""
+    return {
+        "email": {"from": "openidm@example.com"},
+        "transports": {"default": {"backend": "smtp", "host": "127.0.0.1", "port": smtp_server.port, "timeout": 5}},
+        "outbox": {"path": str(tmp_path / "outbox.sqlite3"), **FAST_OUTBOX},
+        "rate_limits": {"enabled": False},
+    }
+
+
+@pytest.fixture
+def outbox_host(outbox_config):
+    from emailactions import ActionHost
+
+    host = ActionHost(outbox_config, load_entry_points=False)
+    yield host
+    host.close()
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

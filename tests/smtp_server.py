@@ -1,7 +1,13 @@
-"""A real SMTP server on loopback (aiosmtpd) for the tests, with TLS and AUTH."""
+"""A real SMTP server on loopback (aiosmtpd) for the tests, with TLS and AUTH.
+
+Besides scripted replies (``rcpt_reply``, ``data_reply``) a test can make the
+server stall before answering DATA (``stall``) or drop the connection in the
+middle of DATA or after the final dot without replying (``drop``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -12,7 +18,7 @@ from email.parser import BytesParser
 from typing import Any, Callable
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 USER, PASSWORD = "idm", "s3cr3t-pa55"
 
@@ -32,7 +38,14 @@ class Received:
 
 
 class Handler:
-    """Stores messages; ``rcpt_reply`` / ``data_reply`` let a test script refusals."""
+    """Stores messages; ``rcpt_reply`` / ``data_reply`` let a test script refusals.
+
+    ``stall(received)`` returns seconds to wait before answering DATA;
+    ``drop(stage)`` returning True for ``"mid-data"`` closes the connection
+    after the 354 while the client sends, and for ``"after-data"`` stores the
+    message and then closes without the final reply (the server took it, the
+    client cannot know).
+    """
 
     def __init__(self) -> None:
         #: Advertise PIPELINING (aiosmtpd reads pipelined commands fine but never offers it).
@@ -40,6 +53,8 @@ class Handler:
         self.messages: list[Received] = []
         self.rcpt_reply: Callable[[str], str | None] = lambda address: None
         self.data_reply: Callable[[Received], str | None] = lambda received: None
+        self.stall: Callable[[Received], float] = lambda received: 0.0
+        self.drop: Callable[[str], bool] = lambda stage: False
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
@@ -57,12 +72,35 @@ class Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content, list(envelope.mail_options))
+        delay = self.stall(received)
+        if delay:
+            await asyncio.sleep(delay)
         reply = self.data_reply(received)
         if reply:
             return reply
         with self.lock:
             self.messages.append(received)
+        if self.drop("after-data"):
+            server.transport.abort()
         return "250 Message accepted for delivery"
+
+
+class _ScriptedSMTP(SMTP):
+    """aiosmtpd's SMTP, able to hang up in the middle of DATA."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        handler = self.event_handler
+        if self.envelope is not None and self.envelope.rcpt_tos and handler.drop("mid-data"):
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self._reader.readuntil(b"\r\n")  # the first line of the message, then gone
+            self.transport.abort()
+            return
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _ScriptedSMTP(self.handler, **self.SMTP_kwargs)
 
 
 def free_port() -> int:
@@ -96,7 +134,7 @@ class SMTPServer:
             kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=starttls is not None)
         if implicit_tls is not None:
             kwargs["ssl_context"] = implicit_tls
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs)
+        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs)
 
     @property
     def messages(self) -> list[Received]:

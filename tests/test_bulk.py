@@ -10,6 +10,14 @@ import pytest
 from emailactions import ActionHost, BaseTransport, InvalidParams, TransportError, UnknownDestination, hookimpl
 
 
+@pytest.fixture
+def smtp_host(smtp_config):
+    # Fifty messages carry the same audit Bcc: past the default per-recipient limit.
+    host = ActionHost({**smtp_config, "rate_limits": {"enabled": False}}, load_entry_points=False)
+    yield host
+    host.close()
+
+
 def test_send_separately_over_smtp(smtp_host, smtp_server):
     to = [f"user{i}@example.com" for i in range(50)] + [{"address": "ann@example.com", "display": "Ann"}]
     result = smtp_host.action("external/email", "send", {"to": to, "bcc": "audit@example.com", "subject": "Hi", "sendSeparately": True})
@@ -136,8 +144,8 @@ class NullPlugin:
 
 
 def test_ten_thousand_separate_messages_report_ten_thousand_outcomes_with_flat_memory():
-    host = ActionHost({"email": {"from": "a@example.com"}, "transports": {"default": {"backend": "null"}}},
-                      load_entry_points=False, plugins=[NullPlugin()])
+    host = ActionHost({"email": {"from": "a@example.com"}, "transports": {"default": {"backend": "null"}},
+                       "rate_limits": {"enabled": False}}, load_entry_points=False, plugins=[NullPlugin()])
     body = ("x" * 71 + "\n") * 280  # 20 KB: 10,000 of these held at once would be 200 MB
     to = [f"user{i}@example.com" for i in range(9_999)] + ["fail@example.com"]
     host.action("external/email", "send", {"to": to[:10], "body": body, "sendSeparately": True})  # warm caches

@@ -40,7 +40,7 @@ class Plugin:
     __name__ = "test-plugin"  # pluggy's canonical name for the instance
 
     def __init__(self):
-        self.sent, self.failed = [], []
+        self.sent, self.failed, self.queued, self.gave_up = [], [], [], []
 
     @hookimpl
     def register_actions(self, register):
@@ -57,6 +57,14 @@ class Plugin:
     @hookimpl
     def send_failed(self, message, error):
         self.failed.append((message.message_id, error.kind))
+
+    @hookimpl
+    def message_queued(self, message, outbox_id):
+        self.queued.append((message.message_id, outbox_id))
+
+    @hookimpl
+    def message_failed(self, message, outbox_id, error):
+        self.gave_up.append((outbox_id, message.recipients, error.kind))
 
 
 class BrokenTransport(MemoryTransport):
@@ -117,10 +125,38 @@ def test_hook_message_sent():
 
 def test_hook_send_failed():
     plugin = Plugin()
-    host = host_with(plugin, {"email": {"from": "a@example.com", "transport": "broken"}, "transports": {"broken": {"backend": "broken"}}})
+    host = host_with(plugin, {"email": {"from": "a@example.com", "transport": "broken"}, "transports": {"broken": {"backend": "broken"}},
+                              "outbox": {"sync_deadline": 0}})
     with pytest.raises(TransportError):
         host.action("external/email", "send", {"to": "b@example.com"})
     assert plugin.failed and plugin.failed[0][1] == "transport_error"
+
+
+def test_hook_message_queued():
+    plugin = Plugin()
+    host = host_with(plugin, {"email": {"from": "a@example.com"}, "transports": {"default": {"backend": "memory"}},
+                              "outbox": {"autostart": False}})
+    result = host.action("external/email", "send", {"to": "b@example.com"}, wait_for_completion=False)
+    # Called once the row is committed, before the answer, with the id the answer carries.
+    assert plugin.queued == [(result["messageId"], result["outboxId"])]
+    assert host.dispatcher.outbox.get(result["outboxId"]).state == "queued"
+    assert plugin.sent == []
+    host.close()
+
+
+def test_hook_message_failed():
+    plugin = Plugin()
+    host = host_with(plugin, {"email": {"from": "a@example.com", "transport": "broken"}, "transports": {"broken": {"backend": "broken"}},
+                              "outbox": {"autostart": False, "max_attempts": 2, "backoff": 0.001, "backoff_max": 0.001}})
+    result = host.action("external/email", "send", {"to": "b@example.com, c@example.com"}, wait_for_completion=False)
+    outbox = host.dispatcher.outbox
+    while outbox.get(result["outboxId"]).state != "failed":
+        host.dispatcher.drain()  # what is due now; the retry falls due a moment later
+    # send_failed for each attempt, message_failed once, naming who never got it.
+    assert [kind for _, kind in plugin.failed] == ["transport_error", "transport_error"]
+    assert plugin.gave_up == [(result["outboxId"], ("b@example.com", "c@example.com"), "transport_error")]
+    assert host.dispatcher.outbox.get(result["outboxId"]).state == "failed"
+    host.close()
 
 
 def test_hook_register_commands(monkeypatch):

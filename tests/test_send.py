@@ -114,4 +114,6 @@ def test_wait_for_completion_false_answers_submitted(smtp_host, smtp_server):
     assert result["message"] == "Email submitted"
     result = smtp_host.action("external/email", "send", {"to": "a@example.com", "waitForCompletion": False})
     assert result["message"] == "Email submitted"
+    # Delivery is asynchronous now: drain the outbox before looking.
+    smtp_host.action("external/email/outbox", "drain")
     assert len(smtp_server.messages) == 2

@@ -13,21 +13,25 @@ from .message import Message
 Job = tuple[str, Callable[[], Message]]
 
 
-def _run(host: Any, address: str, build: Callable[[], Message]) -> dict[str, Any]:
-    # Errors that belong to one recipient (a render error, a refusal) are
-    # reported under their address and do not stop the others.
+#: Sends one message, returning its action result (``dispatch``).
+Send = Callable[[Message], "dict[str, Any]"]
+
+# Keys of a single send's result that belong in a recipient's outcome.
+_KEPT = ("messageId", "outboxId", "refused", "attempts", "deferred")
+
+
+def _run(send: Send, address: str, build: Callable[[], Message]) -> dict[str, Any]:
+    # Errors that belong to one recipient (a render error, a refusal, a rate
+    # limit) are reported under their address and do not stop the others.
     try:
-        message = build()
-        result = host.deliver(message)
+        result = send(build())
     except EmailActionsError as exc:
         return {"address": address, "status": "failed", "error": exc.to_dict()}
-    outcome = {"address": address, "status": "sent", "messageId": result.message_id}
-    if result.refused:
-        outcome["refused"] = result.to_dict()["refused"]
-    return outcome
+    status = "submitted" if result.get("message") == "Email submitted" else "sent"
+    return {"address": address, "status": status, **{k: result[k] for k in _KEPT if result.get(k)}}
 
 
-def deliver_each(host: Any, jobs: Iterable[Job], *, workers: int) -> Iterator[dict[str, Any]]:
+def deliver_each(send: Send, jobs: Iterable[Job], *, workers: int) -> Iterator[dict[str, Any]]:
     """Yield one outcome per job, in order, with at most ``2 * workers`` messages alive.
 
     Messages are composed inside the workers, so a 100,000-recipient call
@@ -35,14 +39,14 @@ def deliver_each(host: Any, jobs: Iterable[Job], *, workers: int) -> Iterator[di
     """
     if workers <= 1:
         for address, build in jobs:
-            yield _run(host, address, build)
+            yield _run(send, address, build)
         return
     window: deque[Future[dict[str, Any]]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emailactions-bulk") as pool:
         for address, build in jobs:
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
-            window.append(pool.submit(_run, host, address, build))
+            window.append(pool.submit(_run, send, address, build))
         while window:
             yield window.popleft().result()
 

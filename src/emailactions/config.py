@@ -22,6 +22,65 @@ IDM_KEYS = {
     "threadPoolSize", "connectiontimeout", "timeout", "writetimeout", "debug",
 }  # fmt: skip
 _IDM_DEFAULT_TIMEOUT_MS = 300_000
+#: Outbox file when the config names none (IDM conf folders cannot name one).
+OUTBOX_ENV = "EMAILACTIONS_OUTBOX"
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    """``[outbox]``: where submitted mail waits and how it is retried.
+
+    Times are in seconds. See ``docs/outbox.md`` for why each default is what it is.
+    """
+
+    #: SQLite file; ``None`` is an in-memory outbox (not crash-safe, one process).
+    path: Path | None = None
+    #: Delivery threads; ``None`` follows the transport's ``pool_size``
+    #: (IDM's ``threadPoolSize``); ``0`` leaves delivery to ``emailactions worker``.
+    workers: int | None = None
+    #: Start in-process delivery when the host is built (file outboxes) or on first submit.
+    autostart: bool = True
+    max_attempts: int = 12
+    max_age: float = 2 * 86400.0
+    #: First retry delay; doubles per attempt up to ``backoff_max``, with jitter.
+    backoff: float = 30.0
+    backoff_max: float = 3600.0
+    #: How long a worker owns an in-flight message before others may reclaim it.
+    lease: float = 900.0
+    #: How often an idle worker looks for due mail written by other processes.
+    poll_interval: float = 1.0
+    #: SQLite ``synchronous`` pragma: ``full`` survives power loss, ``normal`` a crash.
+    synchronous: str = "full"
+    #: The synchronous path retries temporary failures until this many seconds have passed.
+    sync_deadline: float = 15.0
+    sync_backoff: float = 0.5
+
+
+#: Default per-recipient limit: enough for a user retrying a password reset,
+#: far too few to flood an inbox.
+DEFAULT_RECIPIENT_LIMIT = "5 per 15 minutes; 40 per day"
+RATE_STRATEGIES = ("moving-window", "fixed-window", "sliding-window-counter")
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """``[rate_limits]``: "N per period" strings (``limits`` notation) per key kind."""
+
+    enabled: bool = True
+    #: Per envelope recipient, normalized (case, trailing dot of the domain).
+    recipient: str | None = DEFAULT_RECIPIENT_LIMIT
+    #: Per envelope sender.
+    sender: str | None = None
+    #: Per template name (every template its own counter); ``templates`` overrides by name.
+    template: str | None = None
+    templates: Mapping[str, str] = field(default_factory=dict)
+    #: All mail through this host (or every host sharing ``storage``).
+    global_: str | None = None
+    strategy: str = "moving-window"
+    #: A ``limits`` storage URI; ``redis://...`` shares counters between hosts.
+    storage: str = "memory://"
+    #: Over a limit, a submitted message is ``refuse``d (429) or ``defer``red.
+    on_limit: str = "refuse"
 
 
 @dataclass(frozen=True)
@@ -43,6 +102,8 @@ class Config:
     groups: Mapping[str, list[Any]] = field(default_factory=dict)
     #: Where this config came from, for error messages.
     source: str = "defaults"
+    outbox: OutboxConfig = field(default_factory=lambda: OutboxConfig(path=_env_outbox()))
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
 
     def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
         """(backend, options) for a transport alias."""
@@ -81,14 +142,105 @@ def _limits(data: Any, prefix: str) -> Limits:
     return Limits(**values)
 
 
+def _env_outbox() -> Path | None:
+    env = os.environ.get(OUTBOX_ENV)
+    return Path(env) if env else None
+
+
+def _seconds(value: Any, key: str, *, minimum: float = 0.0) -> float:
+    _typed(value, (int, float), key)
+    if value < minimum:
+        raise ConfigError(f"Config key {key!r} must be at least {minimum}", key=key)
+    return float(value)
+
+
+def _count(value: Any, key: str, *, minimum: int = 1) -> int:
+    _typed(value, int, key)
+    if value < minimum:
+        raise ConfigError(f"Config key {key!r} must be at least {minimum}", key=key)
+    return value
+
+
+def _choice(value: Any, choices: tuple[str, ...], key: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"Config key {key!r} must be one of {', '.join(choices)}", key=key)
+    return value
+
+
+def _outbox(data: Any, base: Path | None) -> OutboxConfig:
+    _typed(data, Mapping, "outbox")
+    names = {f.name for f in fields(OutboxConfig)}
+    _unknown(data, names, "outbox.")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"outbox.{name}"
+        if name == "path":
+            path = Path(_typed(value, str, key))
+            values[name] = base / path if base is not None and not path.is_absolute() else path
+        elif name == "workers":
+            values[name] = _count(value, key, minimum=0)
+        elif name == "max_attempts":
+            values[name] = _count(value, key)
+        elif name == "autostart":
+            values[name] = _typed(value, bool, key)
+        elif name == "synchronous":
+            values[name] = _choice(value, ("full", "normal"), key)
+        else:
+            # lease and poll_interval of 0 would spin or steal live work.
+            values[name] = _seconds(value, key, minimum=0.001 if name in ("lease", "poll_interval") else 0.0)
+    values.setdefault("path", _env_outbox())
+    settings = OutboxConfig(**values)
+    if settings.backoff_max < settings.backoff:
+        raise ConfigError("Config key 'outbox.backoff_max' must not be below 'outbox.backoff'", key="outbox.backoff_max")
+    return settings
+
+
+def _limit_string(value: Any, key: str) -> str | None:
+    """A ``limits`` "N per period" string, checked now so a typo fails at load."""
+    if value is None or value == "":
+        return None  # "" switches a default limit off
+    from limits import parse_many
+
+    try:
+        parse_many(_typed(value, str, key))
+    except ValueError:
+        raise ConfigError(f"Config key {key!r} is not a rate like '5 per minute; 100 per day': {value!r}", key=key) from None
+    return value
+
+
+def _rate_limits(data: Any) -> RateLimitConfig:
+    _typed(data, Mapping, "rate_limits")
+    allowed = {"enabled", "recipient", "sender", "template", "templates", "global", "strategy", "storage", "on_limit"}
+    _unknown(data, allowed, "rate_limits.")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"rate_limits.{name}"
+        if name == "enabled":
+            values[name] = _typed(value, bool, key)
+        elif name == "templates":
+            _typed(value, Mapping, key)
+            values[name] = {str(t): _limit_string(v, f"{key}.{t}") for t, v in value.items()}
+        elif name == "strategy":
+            values[name] = _choice(value, RATE_STRATEGIES, key)
+        elif name == "on_limit":
+            values[name] = _choice(value, ("refuse", "defer"), key)
+        elif name == "storage":
+            values[name] = _typed(value, str, key)
+        else:
+            values["global_" if name == "global" else name] = _limit_string(value, key)
+    return RateLimitConfig(**values)
+
+
 def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path | None = None) -> Config:
     """The native schema (as in ``emailactions.toml``)::
 
         [email]               from, transport, conf, [email.limits]
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
+        [outbox]              path, workers, max_attempts, max_age, backoff, ...
+        [rate_limits]         recipient, sender, template, global, on_limit, ...
     """
     _typed(data, Mapping, "config")
-    _unknown(data, {"email", "transports", "groups"}, "")
+    _unknown(data, {"email", "transports", "groups", "outbox", "rate_limits"}, "")
     email = data.get("email", {})
     _typed(email, Mapping, "email")
     _unknown(email, {"from", "transport", "limits", "conf"}, "email.")
@@ -124,6 +276,8 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         groups=groups,
         conf_dir=conf_dir,
         source=source,
+        outbox=_outbox(data.get("outbox", {}), base),
+        rate_limits=_rate_limits(data.get("rate_limits", {})),
     )
 
 

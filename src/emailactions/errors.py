@@ -16,6 +16,8 @@
     │   ├── InvalidParams             400  invalid_params
     │   └── TooLarge                  413  too_large
     ├── RateLimited                   429  rate_limited
+    ├── OutboxError                   500  outbox_error
+    │   └── OutboxEntryNotFound       404  outbox_entry_not_found
     ├── TemplateError                 400  template_error
     │   ├── TemplateNotFound          404  template_not_found
     │   ├── TemplateDisabled          400  template_disabled
@@ -61,6 +63,8 @@ __all__ = [
     "InvalidParams",
     "TooLarge",
     "RateLimited",
+    "OutboxError",
+    "OutboxEntryNotFound",
     "TemplateError",
     "TemplateNotFound",
     "TemplateDisabled",
@@ -194,6 +198,19 @@ class RateLimited(EmailActionsError):
 
     code = 429
     kind = "rate_limited"
+
+
+class OutboxError(EmailActionsError):
+    """The outbox database cannot be opened, read or written; names its ``path``."""
+
+    kind = "outbox_error"
+
+
+class OutboxEntryNotFound(OutboxError):
+    """No outbox entry has that ``id``."""
+
+    code = 404
+    kind = "outbox_entry_not_found"
 
 
 class TemplateError(EmailActionsError):

@@ -75,3 +75,29 @@ def send_failed(message: Any, error: Any) -> None:
     ``message``. Notification only: the return value is ignored and the error
     is still raised to the caller afterwards.
     """
+
+
+@hookspec
+def message_queued(message: Any, outbox_id: int) -> None:
+    """Observe a message committed to the outbox.
+
+    Called after a ``send`` or ``sendTemplate`` with ``waitForCompletion``
+    false stored ``message`` (a :class:`~emailactions.message.Message`) and
+    committed it, before the caller hears "Email submitted". ``outbox_id`` is
+    the entry's id, as ``emailactions outbox show`` takes it. Delivery attempts
+    that follow call ``message_sent`` / ``send_failed`` as synchronous sends do.
+    Notification only: the return value is ignored.
+    """
+
+
+@hookspec
+def message_failed(message: Any, outbox_id: int, error: Any) -> None:
+    """Observe the outbox giving up on some or all of a message's recipients.
+
+    Called once per outbox entry when no further attempt will be made for
+    some recipients: a permanent refusal (5xx), or ``max_attempts`` /
+    ``max_age`` reached. ``message`` is addressed to just those recipients,
+    ``error`` is the last error (an ``EmailActionsError``). ``send_failed``
+    has already been called for each failed attempt; this is the final word,
+    the one to alert on. Notification only: the return value is ignored.
+    """

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .config import Config, default_config_source, load_config
+from .dispatch import Dispatcher
 from .errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
 from .message import Message
 from .plugins import get_plugin_manager
@@ -57,6 +58,12 @@ class ActionHost:
         self.actions = ActionRegistry()
         self._call_register(self.hook.register_transports, self._add_transport)
         self._call_register(self.hook.register_actions, self.actions.add, host=self)
+        # Built now so that bad [outbox] / [rate_limits] settings fail here.
+        self._dispatcher: Dispatcher | None = Dispatcher(self)
+        # Mail left in an outbox file by an earlier run goes out without
+        # waiting for the next send; an in-memory outbox starts on first submit.
+        if self.config.outbox.path is not None and self.config.outbox.autostart:
+            self.dispatcher.start()
 
     def _call_register(self, hook: Any, add: Any, **kwargs: Any) -> None:
         """Call a ``register_*`` hook so each registration knows its plugin."""
@@ -126,6 +133,14 @@ class ActionHost:
         self.hook.message_sent(message=message, result=result)
         return result
 
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Rate limits, synchronous retries, the outbox and its worker (built on first use)."""
+        with self._lock:
+            if self._dispatcher is None:
+                self._dispatcher = Dispatcher(self)
+            return self._dispatcher
+
     # -- actions ---------------------------------------------------------
 
     def action(
@@ -161,7 +176,11 @@ class ActionHost:
         )
 
     def close(self) -> None:
-        """Close every opened transport."""
+        """Stop outbox delivery, then close every opened transport."""
+        with self._lock:
+            dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            dispatcher.close()
         with self._lock:
             transports, self._transports = self._transports, {}
         for transport in transports.values():

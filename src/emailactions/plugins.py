@@ -14,6 +14,8 @@ from . import hookspecs
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.services.email",
     "emailactions.groups",
+    "emailactions.services.outbox",
+    "emailactions.outbox_commands",
     "emailactions.transports.console",
     "emailactions.transports.file",
     "emailactions.transports.memory",

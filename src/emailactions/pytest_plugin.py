@@ -54,8 +54,13 @@ class Outbox:
 
 @pytest.fixture
 def emailactions_config() -> dict[str, Any]:
-    """Override to change the host's config; memory transport by default."""
-    return {"email": {"from": "IDM <openidm@example.com>"}, "transports": {"default": {"backend": "memory"}}}
+    """Override to change the host's config: memory transport, no rate limits
+    (a test may send many mails to one address)."""
+    return {
+        "email": {"from": "IDM <openidm@example.com>"},
+        "transports": {"default": {"backend": "memory"}},
+        "rate_limits": {"enabled": False},
+    }
 
 
 @pytest.fixture

@@ -38,17 +38,28 @@ class EmailService:
             raise UnknownDestination(f"Destination {name!r} not found", param="destination", destination=name)
         return parse_address_list(members, "destination")
 
-    def dispatch_each(self, jobs: Iterable[Job], wait: bool) -> dict[str, Any]:
-        """One message per job, composed lazily and sent through the transport's pool."""
+    def dispatch_each(self, jobs: Iterable[Job], wait: bool, *, template: str | None = None) -> dict[str, Any]:
+        """One message per job, composed lazily, each through :meth:`dispatch`
+        (rate limits, retries, or the outbox), at most the pool's size at a time."""
         workers = getattr(self.host.transport(), "pool_size", 1)
-        return summarize(deliver_each(self.host, jobs, workers=workers), submitted=not wait)
+        send = partial(self.dispatch, wait=wait, template=template)
+        return summarize(deliver_each(send, jobs, workers=workers), submitted=not wait)
 
-    def dispatch(self, message: Any, wait: bool) -> dict[str, Any]:
-        """Deliver now; the result carries IDM's status plus per-recipient detail."""
-        result = self.host.deliver(message)
-        # Until the durable outbox exists, a submitted message is delivered
-        # before answering: slower than IDM's fire-and-forget, but never lost.
-        return {"status": "OK", "message": "Email sent" if wait else "Email submitted", **result.to_dict()}
+    def dispatch(self, message: Any, wait: bool, *, template: str | None = None) -> dict[str, Any]:
+        """Deliver now (retrying within the deadline) or commit to the outbox.
+
+        ``template`` is the template name, for per-template rate limits; when
+        not given, ``message.meta["template"]`` is used. Both paths apply the
+        rate limits first (429 with ``retry_after``).
+        """
+        if template is None and message.meta:
+            template = message.meta.get("template")
+        dispatcher = self.host.dispatcher
+        if wait:
+            result, attempts = dispatcher.send(message, template=template)
+            return {"status": "OK", "message": "Email sent", **result.to_dict(), "attempts": attempts}
+        # "Email submitted" only once the outbox row is committed.
+        return {"status": "OK", "message": "Email submitted", **dispatcher.submit(message, template=template)}
 
 
 def _one_each(request: SendRequest) -> Iterable[Job]:

@@ -285,8 +285,10 @@ class SMTPTransport(BaseTransport):
                 # accepted yet, so one fresh connection is safe to try.
                 if reused and attempt == 0 and stage == "mail" and not (watch and watch.fired):
                     continue
+                # stage "reply": the message may have arrived (lost before the final
+                # reply); retrying may duplicate it, with the same Message-ID.
                 raise ConnectError(
-                    f"{where} closed the connection during {stage or 'the session'}", transport=self.alias, stage=stage
+                    f"{where} closed the connection during {stage or 'the session'}", transport=self.alias, stage=stage or None
                 ) from exc
             except (OSError, smtplib.SMTPException) as exc:
                 if _timed_out(exc):

@@ -1,0 +1,229 @@
+"""Dispatcher: how a composed message leaves, now (with retries) or through the outbox.
+
+One per :class:`~emailactions.ActionHost` (``host.dispatcher``). It applies
+the rate limits, then either delivers within ``sync_deadline`` (retrying
+temporary failures) or commits the message to the outbox and lets the
+:class:`~.worker.DeliveryWorker` deliver it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+from .errors import ConfigError, RateLimited, RecipientsRefused, TransportError
+from .message import Message
+from .outbox import Outbox, iso_time
+from .ratelimit import RateLimiter, build
+from .retry import Backoff, Refusals, is_temporary, refusals_of, split_refusals
+from .transports.base import SendResult
+from .worker import DeliveryWorker
+
+log = logging.getLogger("emailactions.outbox")
+
+#: Worker threads when neither ``[outbox] workers`` nor the transport's
+#: ``pool_size`` says how many.
+DEFAULT_WORKERS = 4
+
+
+class Dispatcher:
+    """Rate limits, the synchronous retry loop, the outbox and its worker, for one host."""
+
+    def __init__(self, host: Any, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.host = host
+        self.settings = host.config.outbox
+        self.limiter: RateLimiter | None = build(host.config.rate_limits)
+        self._sleep = sleep
+        self._lock = threading.RLock()
+        self._outbox: Outbox | None = None
+        self._worker: DeliveryWorker | None = None
+        self._warned_memory = False
+
+    # -- parts, opened on first use -------------------------------------
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox database (opened on first use)."""
+        with self._lock:
+            if self._outbox is None:
+                self._outbox = Outbox(self.settings.path, synchronous=self.settings.synchronous)
+            return self._outbox
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        """The in-process worker (built on first use, not started)."""
+        with self._lock:
+            if self._worker is None:
+                outbox = self.outbox
+                if outbox.durable:
+                    # A connection of its own: claims and results need not wait
+                    # behind submits, and a lost result commit only means one
+                    # more attempt (a duplicate with the same Message-ID).
+                    outbox = Outbox(self.settings.path, synchronous="normal")
+                self._worker = DeliveryWorker(
+                    self.host, outbox, self.settings, threads=self.worker_threads(), limiter=self.limiter
+                )
+            return self._worker
+
+    def worker_threads(self) -> int:
+        """``[outbox] workers``, else the transport's pool size, never more than it
+        (IDM's ``threadPoolSize`` bounds concurrent sends)."""
+        pool = getattr(self.host.transport(), "pool_size", None)
+        wanted = self.settings.workers if self.settings.workers is not None else (pool or DEFAULT_WORKERS)
+        return max(1, min(wanted, pool) if isinstance(pool, int) else wanted)
+
+    def start(self) -> None:
+        """Start in-process delivery, unless ``workers = 0`` (a separate ``emailactions worker``)."""
+        if self.settings.workers == 0:
+            return
+        self.worker.start()
+
+    # -- sending ---------------------------------------------------------
+
+    def send(self, message: Message, *, template: str | None = None) -> tuple[SendResult, int]:
+        """Deliver now; retry temporary failures until ``sync_deadline``.
+
+        Returns the merged result and the number of attempts. Recipients that
+        answered 4xx are retried alone; those still refused at the deadline
+        appear in ``refused``. If nobody accepted it, the last error is raised.
+        """
+        if self.limiter is not None:
+            self.limiter.acquire(message, template)
+        deadline = time.monotonic() + self.settings.sync_deadline
+        backoff = Backoff(self.settings.sync_backoff, max(self.settings.sync_backoff, self.settings.sync_deadline))
+        accepted: list[str] = []
+        refused: Refusals = {}
+        current = message
+        attempt = 0
+
+        def wait_for_retry() -> bool:
+            # Retry only if the backoff still ends before the deadline.
+            delay = backoff.delay(attempt)
+            if time.monotonic() + delay >= deadline:
+                return False
+            self._sleep(delay)
+            return True
+
+        while True:
+            attempt += 1
+            try:
+                result = self.host.deliver(current)
+            except TransportError as exc:
+                if isinstance(exc, RecipientsRefused):
+                    temporary, permanent = split_refusals(refusals_of(exc))
+                    refused.update(permanent)
+                    if temporary and wait_for_retry():
+                        current = replace(current, recipients=tuple(temporary))
+                        continue
+                    refused.update(temporary)
+                elif is_temporary(exc) and wait_for_retry():
+                    continue
+                else:
+                    reply = (int(exc.detail.get("smtp_code") or 0), exc.message)
+                    refused.update({address: reply for address in current.recipients})
+                if accepted:
+                    return self._merged(message, accepted, refused, exc.detail.get("transport"), None), attempt
+                if isinstance(exc, RecipientsRefused) and attempt > 1:
+                    # Report every recipient's last reply, not only the last attempt's.
+                    raise RecipientsRefused(
+                        exc.message, transport=exc.detail.get("transport"),
+                        refused={a: {"code": c, "message": m} for a, (c, m) in refused.items()},
+                    ) from exc  # fmt: skip
+                raise
+            accepted += result.accepted
+            temporary, permanent = split_refusals(result.refused)
+            refused.update(permanent)
+            if temporary and wait_for_retry():
+                current = replace(current, recipients=tuple(temporary))
+                continue
+            refused.update(temporary)
+            return self._merged(message, accepted, refused, result.transport, result.response), attempt
+
+    @staticmethod
+    def _merged(message: Message, accepted: list[str], refused: Refusals, transport: Any, response: str | None) -> SendResult:
+        return SendResult(message.message_id, message.sender, accepted, refused, transport=transport or "", response=response)
+
+    def submit(self, message: Message, *, template: str | None = None) -> dict[str, Any]:
+        """Commit ``message`` to the outbox and wake the worker; returns the
+        result keys for "Email submitted" (``outboxId`` first among them).
+
+        Over a rate limit, ``on_limit = "refuse"`` raises 429 (nothing stored);
+        ``"defer"`` stores it due when the limit frees up, counted then.
+        """
+        delay, rate_check = 0.0, False
+        if self.limiter is not None:
+            try:
+                self.limiter.acquire(message, template)
+            except RateLimited as exc:
+                delay, rate_check = float(exc.detail["retry_after"]), True
+                # A deferral past max_age could only end in "failed": say so now.
+                if self.host.config.rate_limits.on_limit != "defer" or delay >= self.settings.max_age:
+                    raise
+        outbox = self.outbox
+        if not outbox.durable and not self._warned_memory:
+            self._warned_memory = True
+            log.warning("outbox is in memory: submitted mail is lost if this process stops; set [outbox] path")
+        transport = self.host.config.transport
+        outbox_id = outbox.add(
+            message, transport=transport, template=template, max_age=self.settings.max_age, delay=delay, rate_check=rate_check
+        )
+        self.host.hook.message_queued(message=message, outbox_id=outbox_id)
+        self.notify()
+        result: dict[str, Any] = {
+            "outboxId": outbox_id,
+            "messageId": message.message_id,
+            "envelope": message.envelope(),
+            "state": "queued",
+            "nextAttempt": iso_time(outbox.clock() + delay),
+        }
+        if rate_check:
+            result["deferred"] = {"reason": "rate_limited", "retryAfter": delay}
+        return result
+
+    # -- control ---------------------------------------------------------
+
+    def notify(self) -> None:
+        """Mail became due in this process: start delivery (if automatic) and wake it."""
+        if self.settings.autostart:
+            self.start()
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
+            worker.wake()
+
+    def drain(self, timeout: float | None = None) -> dict[str, int]:
+        """Deliver what is due now in this process; see :meth:`DeliveryWorker.drain`."""
+        return self.worker.drain(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the worker and close the outbox.
+
+        An in-memory outbox is drained first (within ``timeout``): its
+        messages exist nowhere else.
+        """
+        with self._lock:
+            if self._outbox is not None and not self._outbox.durable and self._outbox.unfinished():
+                self.worker.drain(timeout)
+            worker, outbox = self._worker, self._outbox
+            self._worker = self._outbox = None
+        if worker is not None:
+            worker.stop(timeout)
+            if worker.outbox is not outbox:
+                worker.outbox.close()
+        if outbox is not None:
+            left = outbox.unfinished() if not outbox.durable else 0
+            if left:
+                log.error("in-memory outbox closed with %d undelivered message(s); they are lost", left)
+            outbox.close()
+
+
+def require_file_outbox(dispatcher: Dispatcher) -> Outbox:
+    """The outbox, refusing an in-memory one where another process must share it."""
+    if dispatcher.settings.path is None:
+        raise ConfigError(
+            "No outbox file is configured: set [outbox] path or EMAILACTIONS_OUTBOX", key="outbox.path"
+        )
+    return dispatcher.outbox

@@ -1,0 +1,154 @@
+"""CLI: ``emailactions outbox list|show|retry|purge|drain`` and ``emailactions worker``.
+
+Added through ``register_commands`` like any plugin's commands. They build a
+host that does not start delivery by itself: ``outbox list`` must not send
+mail, and ``worker`` / ``drain`` decide how delivery runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from .cli import run_action
+from .hookspecs import hookimpl
+
+RESOURCE = "external/email/outbox"
+
+
+class _ControlState:
+    """The CLI state with a host whose outbox delivery does not autostart."""
+
+    def __init__(self, parent: Any) -> None:
+        self.source = getattr(parent, "source", None)
+        self._host: Any = None
+
+    @property
+    def host(self) -> Any:
+        if self._host is None:
+            from .config import default_config_source, load_config
+            from .host import ActionHost
+
+            config = load_config(self.source or default_config_source())
+            self._host = ActionHost(replace(config, outbox=replace(config.outbox, autostart=False)))
+        return self._host
+
+    def close(self) -> None:
+        if self._host is not None:
+            self._host.close()
+
+
+def _control(ctx: click.Context) -> None:
+    if not isinstance(ctx.obj, _ControlState):
+        ctx.obj = _ControlState(ctx.obj)
+
+
+def _file_outbox(host: Any) -> Any:
+    from .dispatch import require_file_outbox
+
+    return require_file_outbox(host.dispatcher)
+
+
+@click.group("outbox")
+@click.pass_context
+def outbox_group(ctx: click.Context) -> None:
+    """Show and control submitted mail (needs [outbox] path or EMAILACTIONS_OUTBOX)."""
+    _control(ctx)
+
+
+@outbox_group.command("list")
+@click.option("--state", help="Only these states, comma-separated: queued, in-flight, sent, failed.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--offset", type=int, default=0)
+@click.pass_context
+def list_command(ctx: click.Context, state: str | None, limit: int, offset: int) -> None:
+    """Entries newest first, with counts per state."""
+
+    def call(host: Any) -> Any:
+        _file_outbox(host)
+        return host.action(RESOURCE, "list", {"state": state, "limit": limit, "offset": offset})
+
+    run_action(ctx, call)
+
+
+@outbox_group.command("show")
+@click.argument("entry_id", metavar="ID", type=int)
+@click.pass_context
+def show_command(ctx: click.Context, entry_id: int) -> None:
+    """One entry: state, attempts, next attempt, last error, recipients."""
+    run_action(ctx, lambda host: (_file_outbox(host), host.action(RESOURCE, "show", {"id": entry_id}))[1])
+
+
+@outbox_group.command("retry")
+@click.argument("ids", metavar="[ID]...", nargs=-1, type=int)
+@click.option("--failed", is_flag=True, help="Every failed entry.")
+@click.option("--queued", is_flag=True, help="Every queued entry, due now (flush).")
+@click.pass_context
+def retry_command(ctx: click.Context, ids: tuple[int, ...], failed: bool, queued: bool) -> None:
+    """Queue entries again, due now, with a fresh attempt budget."""
+    states = [s for s, on in (("failed", failed), ("queued", queued)) if on]
+    run_action(ctx, lambda host: (_file_outbox(host), host.action(RESOURCE, "retry", {"ids": list(ids) or None, "state": states or None}))[1])
+
+
+@outbox_group.command("purge")
+@click.argument("ids", metavar="[ID]...", nargs=-1, type=int)
+@click.option("--sent", is_flag=True, help="Every sent entry.")
+@click.option("--failed", is_flag=True, help="Every failed entry.")
+@click.option("--queued", is_flag=True, help="Every queued entry (cancels them).")
+@click.option("--older-than", type=float, metavar="SECONDS", help="Only entries last changed before then.")
+@click.pass_context
+def purge_command(ctx: click.Context, ids: tuple[int, ...], sent: bool, failed: bool, queued: bool, older_than: float | None) -> None:
+    """Delete entries (never one in flight)."""
+    states = [s for s, on in (("sent", sent), ("failed", failed), ("queued", queued)) if on]
+    params = {"ids": list(ids) or None, "state": states or None, "olderThan": older_than}
+    run_action(ctx, lambda host: (_file_outbox(host), host.action(RESOURCE, "purge", params))[1])
+
+
+@outbox_group.command("drain")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Stop starting new sends after this long.")
+@click.pass_context
+def drain_command(ctx: click.Context, timeout: float | None) -> None:
+    """Deliver everything due now from this process, then exit."""
+    run_action(ctx, lambda host: (_file_outbox(host), host.action(RESOURCE, "drain", {"timeout": timeout}))[1])
+
+
+@click.command("worker")
+@click.option("--threads", type=click.IntRange(min=1), help="Delivery threads (default: [outbox] workers or the transport's pool_size).")
+@click.option("--exit-when-empty", is_flag=True, help="Exit once nothing is queued or in flight.")
+@click.option("--log-level", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.pass_context
+def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: bool, log_level: str) -> None:
+    """Deliver a shared outbox file from this process until SIGTERM or Ctrl-C."""
+    _control(ctx)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def call(host: Any) -> Any:
+        outbox = _file_outbox(host)
+        worker = host.dispatcher.worker
+        if threads is not None:
+            worker.threads = threads
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        worker.start()
+        logging.getLogger("emailactions.outbox").info(
+            "worker %s delivering %s with %d thread(s)", worker.id, outbox.where, worker.threads
+        )
+        while not stop.wait(0.2):
+            if exit_when_empty and outbox.unfinished() == 0:
+                break
+        worker.stop()
+        return {"status": "OK", "worker": worker.id, **worker.tally.to_dict(), "counts": outbox.counts()}
+
+    run_action(ctx, call)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    cli.add_command(outbox_group)
+    cli.add_command(worker_command)

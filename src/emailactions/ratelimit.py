@@ -1,0 +1,167 @@
+"""Rate limits per recipient, sender, template and overall, on the ``limits`` library.
+
+IDM has none, and its documentation admits a password-reset form can be used
+to flood someone's inbox; the default per-recipient limit stops that. The
+counting (windows, storage, expiry) is ``limits``'s job: this module only
+decides which counters a message touches and turns "over" into a 429.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+from limits.strategies import STRATEGIES, RateLimiter as _Strategy
+
+from .config import RateLimitConfig
+from .errors import ConfigError, RateLimited
+from .message import Message
+
+log = logging.getLogger("emailactions.ratelimit")
+
+
+def normalize_address(address: str) -> str:
+    """The counter key for an address.
+
+    The domain is case-insensitive and may carry the root's trailing dot
+    (``Example.COM.`` is ``example.com``); a Unicode domain counts as its
+    punycode. The local part is folded too: RFC 5321 lets servers treat it
+    case-sensitively, but almost none do, and otherwise an attacker could
+    multiply the quota by changing case.
+    """
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return address.strip().casefold()
+    domain = domain.rstrip(".").lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass  # not valid IDNA: count it as written
+    return f"{local.casefold()}@{domain}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One limit on one key: ``5 per 15 minutes`` on ``recipient:a@example.com``."""
+
+    scope: str
+    key: str
+    item: RateLimitItem
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        return (self.scope, self.key)
+
+
+class RateLimiter:
+    """Checks and counts messages against the configured limits.
+
+    ``acquire`` is test-then-hit under a lock, so within a process a refused
+    message consumes nothing. Hosts sharing a Redis storage can race between
+    the test and the hit; the loser is refused, having used up a little of
+    its other counters: it errs on the side of sending less.
+    """
+
+    def __init__(self, config: RateLimitConfig) -> None:
+        self.config = config
+        try:
+            storage = storage_from_string(config.storage)
+        except (ConfigurationError, ValueError, ImportError) as exc:
+            raise ConfigError(f"Config key 'rate_limits.storage' cannot be used: {exc}", key="rate_limits.storage") from exc
+        self._strategy: _Strategy = STRATEGIES[config.strategy](storage)
+        self._recipient = _parse(config.recipient)
+        self._sender = _parse(config.sender)
+        self._template = _parse(config.template)
+        self._templates = {name: _parse(value) for name, value in config.templates.items()}
+        self._global = _parse(config.global_)
+        self._lock = threading.Lock()
+
+    def counters(self, message: Message, template: str | None = None) -> list[Counter]:
+        """Every counter ``message`` touches: one per limit per distinct key."""
+        out = [Counter("global", "all", item) for item in self._global]
+        out += [Counter("sender", normalize_address(message.sender), item) for item in self._sender]
+        if template is not None:
+            items = self._templates.get(template, self._template)
+            out += [Counter("template", template, item) for item in items]
+        seen: set[str] = set()
+        for address in message.recipients:
+            key = normalize_address(address)
+            if key not in seen:
+                seen.add(key)
+                out += [Counter("recipient", key, item) for item in self._recipient]
+        return out
+
+    def check(self, message: Message, template: str | None = None) -> RateLimited | None:
+        """The error ``acquire`` would raise, without counting anything."""
+        with self._lock:
+            return self._over(self.counters(message, template))
+
+    def acquire(self, message: Message, template: str | None = None) -> None:
+        """Count ``message`` against every limit, or raise :class:`RateLimited`
+        (429, with ``retry_after`` in seconds) and count nothing."""
+        counters = self.counters(message, template)
+        if not counters:
+            return
+        with self._lock:
+            error = self._over(counters)
+            if error is None:
+                for counter in counters:
+                    if not self._strategy.hit(counter.item, *counter.identifiers):
+                        error = self._error([counter])  # another host got there first
+                        break
+        if error is not None:
+            log.warning("rate limit reached for %s %s (%s); retry after %ss", error.scope, error.key, error.limit, error.retry_after)
+            raise error
+
+    def _over(self, counters: list[Counter]) -> RateLimited | None:
+        over = [c for c in counters if not self._strategy.test(c.item, *c.identifiers)]
+        return self._error(over) if over else None
+
+    def _error(self, over: list[Counter]) -> RateLimited:
+        # Wait for the counter that frees up last: before that, a retry fails again.
+        now = time.time()
+        waits = [(self._strategy.get_window_stats(c.item, *c.identifiers).reset_time - now, c) for c in over]
+        wait, counter = max(waits, key=lambda w: w[0])
+        # Whole seconds, strictly after the reset: at the reset instant itself
+        # ``limits`` still counts the oldest hit.
+        retry_after = max(1, math.floor(wait) + 1)
+        return RateLimited(
+            f"Rate limit of {_describe(counter.item)} per {counter.scope} reached; retry after {retry_after} s",
+            retry_after=retry_after,
+            scope=counter.scope,
+            key=counter.key,
+            limit=_describe(counter.item),
+        )
+
+    def reset(self) -> None:
+        """Forget every count (tests, or an operator clearing a false alarm)."""
+        with self._lock:
+            self._strategy.storage.reset()
+
+
+def _parse(value: str | None) -> list[RateLimitItem]:
+    return list(parse_many(value)) if value else []
+
+
+def _describe(item: RateLimitItem) -> str:
+    """``5 per 15 minutes``, as the config spells it."""
+    unit = item.GRANULARITY.name
+    count = item.multiples
+    return f"{item.amount} per {count} {unit}s" if count != 1 else f"{item.amount} per {unit}"
+
+
+def build(config: RateLimitConfig) -> RateLimiter | None:
+    """The limiter for a config, or None when rate limiting is off or empty."""
+    if not config.enabled:
+        return None
+    limiter = RateLimiter(config)
+    return limiter if any((limiter._recipient, limiter._sender, limiter._template, limiter._templates, limiter._global)) else None
+
+
+__all__ = ["RateLimiter", "Counter", "normalize_address", "build"]

@@ -1,0 +1,302 @@
+"""DeliveryWorker: threads that take due messages from the outbox and deliver them.
+
+Each thread claims one message at a time (with a lease), sends it through
+``host.deliver`` (so ``message_sent`` / ``send_failed`` fire for every
+attempt), and records the outcome: sent, failed, or queued again after a
+backoff for the recipients that may still take it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .config import OutboxConfig
+from .errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
+from .outbox import Entry, Outbox, worker_id
+from .ratelimit import RateLimiter
+from .retry import Backoff, Refusals, is_temporary, refusals_of, split_refusals
+
+log = logging.getLogger("emailactions.outbox")
+
+#: Most messages one thread claims at once while a backlog lasts.
+MAX_BATCH = 16
+
+
+@dataclass
+class Tally:
+    """What a worker did, for ``drain`` results and benchmarks."""
+
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    deferred: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, outcome: str) -> None:
+        with self.lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "failed": self.failed, "retrying": self.retrying, "deferred": self.deferred}
+
+
+class DeliveryWorker:
+    """Delivers an outbox's due messages with ``threads`` threads.
+
+    ``start()`` runs them in the background until ``stop()``; ``drain()``
+    delivers what is due now and returns. Several workers, in this process
+    or others, may share one outbox file: claims never overlap.
+    """
+
+    def __init__(
+        self,
+        host: Any,
+        outbox: Outbox,
+        settings: OutboxConfig,
+        *,
+        threads: int,
+        limiter: RateLimiter | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host = host
+        self.outbox = outbox
+        self.settings = settings
+        self.threads = max(1, threads)
+        self.limiter = limiter
+        self.id = worker_id()
+        self.backoff = Backoff(settings.backoff, settings.backoff_max)
+        self.tally = Tally()
+        self._rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._woken = False
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Condition()
+        self._local = threading.local()
+
+    # -- running ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background threads (once)."""
+        if self._threads:
+            return
+        self._stop.clear()
+        reclaimed = self.outbox.reclaim_dead()
+        if reclaimed:
+            log.warning("outbox %s: reclaimed %d in-flight message(s) of dead workers", self.outbox.where, reclaimed)
+        for n in range(self.threads):
+            thread = threading.Thread(target=self._run, name=f"emailactions-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads)
+
+    def wake(self) -> None:
+        """A message was queued in this process: look now rather than at the next poll."""
+        with self._wake:
+            self._woken = True
+            self._wake.notify_all()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop claiming; wait up to ``timeout`` for sends in progress to finish.
+
+        A send still running after that keeps its lease and is taken again by
+        whichever worker runs after the lease (or this process) ends.
+        """
+        self._stop.set()
+        self.wake()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._step():
+                    continue
+                self._idle()
+            except EmailActionsError as exc:
+                # The outbox could not record a result (disk full, file gone):
+                # the message keeps its lease and is retried after it; this
+                # thread waits and carries on rather than dying silently.
+                log.error("outbox %s: %s", self.outbox.where, exc.message)
+                self._stop.wait(self.settings.poll_interval)
+
+    def _idle(self) -> None:
+        # Sleep until woken, the poll interval passes, or the next retry is due.
+        timeout = self.settings.poll_interval
+        due = self.outbox.next_due()
+        if due is not None:
+            timeout = min(timeout, max(0.0, due - self.outbox.clock()))
+        with self._wake:
+            if not self._woken and not self._stop.is_set():
+                self._wake.wait(timeout)
+            self._woken = False
+
+    def _step(self) -> bool:
+        """Claim and deliver a few messages; False when nothing was due."""
+        # Claim one at a time while mail trickles in (so a small burst spreads
+        # over all threads), more per claim while a backlog lasts (each claim is
+        # a write transaction; batching them is most of what drain costs).
+        batch = getattr(self._local, "batch", 1)
+        try:
+            claimed = self.outbox.claim(self.id, limit=batch, lease=self.settings.lease)
+        except EmailActionsError as exc:
+            log.error("outbox %s: cannot claim messages: %s", self.outbox.where, exc.message)
+            self._stop.wait(self.settings.poll_interval)
+            return False
+        self._local.batch = min(batch * 2, MAX_BATCH) if len(claimed) == batch else 1
+        if not claimed:
+            return False
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            for entry in claimed:
+                self.deliver(entry)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+                self._busy_lock.notify_all()
+        return True
+
+    def drain(self, timeout: float | None = None) -> dict[str, int]:
+        """Deliver every message due now (in ``threads`` threads) and return a tally.
+
+        Retries scheduled for later are left queued. Also waits for this
+        worker's background sends in progress, so that afterwards the outbox
+        shows their outcome.
+        """
+        before = self.tally.to_dict()
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def loop() -> None:
+            while (deadline is None or time.monotonic() < deadline) and self._step():
+                pass
+
+        threads = [threading.Thread(target=loop, name=f"emailactions-drain-{n}", daemon=True) for n in range(self.threads)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        with self._busy_lock:
+            while self._busy and (deadline is None or time.monotonic() < deadline):
+                self._busy_lock.wait(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
+        after = self.tally.to_dict()
+        return {key: after[key] - before[key] for key in after}
+
+    # -- one message -----------------------------------------------------
+
+    def deliver(self, entry: Entry) -> str:
+        """One attempt at a claimed message; returns the outcome recorded."""
+        if entry.rate_check and self.limiter is not None:
+            try:
+                self.limiter.acquire(entry.message(), entry.template)
+            except RateLimited as exc:
+                return self._defer(entry, exc)
+        try:
+            result = self.host.deliver(entry.message(), transport=entry.transport)
+        except EmailActionsError as exc:
+            return self._failed(entry, exc)
+        except Exception as exc:  # noqa: BLE001
+            # The worker thread is the last boundary: a bug in a third-party
+            # transport must not kill delivery of everything else. Treated as
+            # temporary, so max_attempts and max_age still end it.
+            log.exception("outbox %d: transport raised an unexpected error", entry.id)
+            error = TransportError(f"Transport raised {type(exc).__name__}: {exc}", transport=entry.transport)
+            return self._retry(entry, entry.pending, list(entry.accepted), dict(entry.refused), error)
+        accepted = list(entry.accepted) + [a for a in result.accepted if a not in entry.accepted]
+        temporary, permanent = split_refusals(result.refused)
+        refused = {**entry.refused, **permanent}
+        if temporary:
+            error = _refusal_error(temporary, entry.transport, "deferred")
+            return self._retry(entry, list(temporary), accepted, refused, error)
+        return self._final(entry, accepted, refused, _refusal_error(permanent, entry.transport, "refused") if permanent else None)
+
+    def _failed(self, entry: Entry, exc: EmailActionsError) -> str:
+        accepted, refused = list(entry.accepted), dict(entry.refused)
+        if isinstance(exc, RecipientsRefused):
+            temporary, permanent = split_refusals(refusals_of(exc))
+            refused.update(permanent)
+            if temporary:
+                return self._retry(entry, list(temporary), accepted, refused, exc)
+            return self._final(entry, accepted, refused, exc)
+        if is_temporary(exc):
+            return self._retry(entry, list(entry.pending), accepted, refused, exc)
+        reply = (int(exc.detail.get("smtp_code") or 0), exc.message)
+        refused.update({address: reply for address in entry.pending})
+        return self._final(entry, accepted, refused, exc)
+
+    def _retry(self, entry: Entry, pending: list[str], accepted: list[str], refused: Refusals, exc: EmailActionsError) -> str:
+        now = self.outbox.clock()
+        if entry.attempts >= self.settings.max_attempts or now >= entry.expires:
+            reply = (int(exc.detail.get("smtp_code") or 0), exc.message)
+            refused.update({address: refused.get(address, reply) for address in pending})
+            why = "attempts" if entry.attempts >= self.settings.max_attempts else "age"
+            log.error("outbox %d %s: giving up after %d attempt(s) (max %s)", entry.id, entry.message_id, entry.attempts, why)
+            return self._final(entry, accepted, refused, exc)
+        delay = self.backoff.delay(entry.attempts, self._rng)
+        # One last try at max_age rather than none at all.
+        next_attempt = min(now + delay, entry.expires)
+        log.warning(
+            "outbox %d %s: attempt %d failed (%s: %s); %d recipient(s) retried in %.1fs",
+            entry.id, entry.message_id, entry.attempts, exc.kind, exc.message, len(pending), next_attempt - now,
+        )  # fmt: skip
+        self.outbox.finish(
+            entry, state="queued", pending=pending, accepted=accepted, refused=refused,
+            next_attempt=next_attempt, error=exc.to_dict(),
+        )  # fmt: skip
+        self.tally.add("retrying")
+        return "retrying"
+
+    def _defer(self, entry: Entry, exc: RateLimited) -> str:
+        now = self.outbox.clock()
+        next_attempt = now + float(exc.detail.get("retry_after", 1))
+        if next_attempt > entry.expires:
+            return self._final(entry, list(entry.accepted), {**entry.refused, **{a: (429, exc.message) for a in entry.pending}}, exc)
+        self.outbox.finish(
+            entry, state="queued", pending=entry.pending, accepted=entry.accepted, refused=entry.refused,
+            next_attempt=next_attempt, error=exc.to_dict(), rate_check=True, uncount=True,
+        )  # fmt: skip
+        self.tally.add("deferred")
+        return "deferred"
+
+    def _final(self, entry: Entry, accepted: list[str], refused: Refusals, exc: EmailActionsError | None) -> str:
+        state = "sent" if accepted else "failed"
+        recorded = self.outbox.finish(
+            entry, state=state, pending=(), accepted=accepted, refused=refused,
+            error=exc.to_dict() if exc is not None else None,
+        )  # fmt: skip
+        if not recorded:
+            log.warning("outbox %d: lease lost while sending; another worker owns it now", entry.id)
+        self.tally.add(state)
+        if state == "sent" and not refused:
+            log.info("outbox %d %s: sent after %d attempt(s)", entry.id, entry.message_id, entry.attempts)
+        else:
+            log.error(
+                "outbox %d %s: %s; %d recipient(s) refused%s",
+                entry.id, entry.message_id, state, len(refused), f" ({exc.kind}: {exc.message})" if exc else "",
+            )  # fmt: skip
+        undelivered = [a for a in entry.recipients if a in refused]
+        if undelivered and exc is not None:
+            message = replace(entry.message(), recipients=tuple(undelivered))
+            self.host.hook.message_failed(message=message, outbox_id=entry.id, error=exc)
+        return state
+
+
+def _refusal_error(refusals: Refusals, transport: str | None, verb: str) -> TransportError:
+    """Some recipients refused by a message that otherwise went through, as an error to record."""
+    codes = sorted({code for code, _ in refusals.values()})
+    return RecipientsRefused(
+        f"The server {verb} {len(refusals)} recipient(s) ({', '.join(map(str, codes))})",
+        transport=transport,
+        refused={a: {"code": c, "message": m} for a, (c, m) in refusals.items()},
+    )

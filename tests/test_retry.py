@@ -1,0 +1,60 @@
+"""Which failures are retried, and how long the waits between attempts are."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from emailactions.errors import (
+    AuthError,
+    ConfigError,
+    ConnectError,
+    DeliveryTimeout,
+    RecipientsRefused,
+    SMTPUTF8Unsupported,
+    TLSError,
+    TransportError,
+)
+from emailactions.retry import Backoff, is_temporary, refusals_of, split_refusals
+
+
+@pytest.mark.parametrize(
+    "error, temporary",
+    [
+        (TransportError("DATA 451", smtp_code=451), True),
+        (TransportError("MAIL 421", smtp_code=421), True),
+        (TransportError("DATA 554", smtp_code=554), False),
+        (TransportError("MAIL 550", smtp_code=550), False),
+        (ConnectError("closed during data", stage="data"), True),
+        (DeliveryTimeout("no answer"), True),
+        (TLSError("bad certificate"), True),
+        (AuthError("535"), True),
+        (SMTPUTF8Unsupported("no SMTPUTF8"), False),
+        (ConfigError("alias gone"), True),
+        (TransportError("plugin says so", permanent=True), False),
+        (TransportError("plugin says retry", permanent=False, smtp_code=550), True),
+        (RecipientsRefused("all", refused={"a@x.org": {"code": 550, "message": "no"}}), False),
+        (RecipientsRefused("all", refused={"a@x.org": {"code": 550, "message": "no"}, "b@x.org": {"code": 452, "message": "full"}}), True),
+    ],
+)
+def test_classification(error, temporary):
+    assert is_temporary(error) is temporary
+
+
+def test_split_refusals_accepts_both_shapes():
+    error = RecipientsRefused("x", refused={"a@x.org": {"code": 452, "message": "later"}, "b@x.org": {"code": 550, "message": "no"}})
+    assert split_refusals(refusals_of(error)) == ({"a@x.org": (452, "later")}, {"b@x.org": (550, "no")})
+    assert split_refusals({"c@x.org": (421, "bye")}) == ({"c@x.org": (421, "bye")}, {})
+
+
+def test_backoff_grows_with_jitter_and_caps():
+    backoff = Backoff(base=10, maximum=100)
+    rng = random.Random(1)
+    delays = [backoff.delay(n, rng) for n in range(1, 8)]
+    # Equal jitter: each delay lies between half and all of 10 * 2^(n-1), capped at 100.
+    for n, delay in enumerate(delays, start=1):
+        ceiling = min(100, 10 * 2 ** (n - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    assert len({round(d, 6) for d in delays}) == len(delays)  # jittered, not a fixed ladder
+    assert backoff.delay(10_000, rng) <= 100  # no float overflow after many attempts
