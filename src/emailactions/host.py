@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .config import Config, default_config_source, load_config
 from .errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
@@ -14,6 +14,9 @@ from .message import Message
 from .plugins import get_plugin_manager
 from .registry import ActionRegistry
 from .transports.base import BaseTransport, SendResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .render import Templates
 
 #: CREST verbs other than ``action``; services that only act answer 403.
 VERBS = ("create", "read", "update", "patch", "delete", "query")
@@ -55,7 +58,10 @@ class ActionHost:
         self._transports: dict[str, BaseTransport] = {}
         self._lock = threading.Lock()
         self.actions = ActionRegistry()
+        #: engine name -> (TemplateEngine subclass, plugin that registered it)
+        self.engine_classes: dict[str, tuple[type, str]] = {}
         self._call_register(self.hook.register_transports, self._add_transport)
+        self._call_register(self.hook.register_template_engines, self._add_engine)
         self._call_register(self.hook.register_actions, self.actions.add, host=self)
 
     def _call_register(self, hook: Any, add: Any, **kwargs: Any) -> None:
@@ -76,6 +82,26 @@ class ActionHost:
         if not (isinstance(cls, type) and issubclass(cls, BaseTransport)):
             raise PluginError(f"Plugin {plugin!r} registered transport {name!r} that is not a BaseTransport", plugin=plugin)
         self.transport_classes[name] = (cls, plugin)
+
+    def _add_engine(self, name: str, cls: type, plugin: str = "") -> None:
+        from .engines.base import TemplateEngine
+
+        if name in self.engine_classes:
+            raise DuplicateRegistration(
+                f"Template engine {name!r} is registered by {self.engine_classes[name][1]!r} and {plugin!r}",
+                engine=name,
+                plugin=plugin,
+            )
+        if not (isinstance(cls, type) and issubclass(cls, TemplateEngine)):
+            raise PluginError(f"Plugin {plugin!r} registered engine {name!r} that is not a TemplateEngine", plugin=plugin)
+        self.engine_classes[name] = (cls, plugin)
+
+    @functools.cached_property
+    def templates(self) -> "Templates":
+        """The template store, engines and renderer of this host (built on first use)."""
+        from .render import Templates
+
+        return Templates(self)
 
     # -- transports ------------------------------------------------------
 

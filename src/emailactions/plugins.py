@@ -13,6 +13,10 @@ from . import hookspecs
 #: Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.services.email",
+    "emailactions.locales",
+    "emailactions.engines.handlebars",
+    "emailactions.engines.jinja",
+    "emailactions.templates_cli",
     "emailactions.transports.console",
     "emailactions.transports.file",
     "emailactions.transports.memory",

@@ -180,3 +180,95 @@ def parse_send(
         bodies=(Body(subtype, body),),
         locale=locale,
     )
+
+
+#: ``sendTemplate`` params; IDM's ``_``-prefixed spellings as for ``send``.
+SEND_TEMPLATE_PARAMS = {
+    "templateName": ("templateName",),
+    "from": ("from", "_from"),
+    "to": ("to", "_to"),
+    "cc": ("cc", "_cc"),
+    "bcc": ("bcc", "_bcc"),
+    "object": ("object",),
+    "_locale": ("_locale",),
+}
+
+#: ``preview`` params: a stored template by name, or one given inline.
+PREVIEW_PARAMS = {
+    "templateName": ("templateName",),
+    "template": ("template",),
+    "from": ("from", "_from"),
+    "object": ("object",),
+    "_locale": ("_locale",),
+}
+
+
+@dataclass(frozen=True)
+class TemplateRequest:
+    """A validated ``sendTemplate`` (or ``preview``) request, before the template is read."""
+
+    template_name: str | None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    #: The request's own ``from``, which wins over the template's and the config's.
+    sender: Address | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    locale: str | None = None
+    #: An inline template (preview only).
+    template: Mapping[str, Any] | None = None
+
+
+def _template_common(picked: Mapping[str, Any]) -> dict[str, Any]:
+    from .locales import normalize
+
+    data = picked.get("object", {})
+    if not isinstance(data, Mapping):
+        raise InvalidParams("Parameter 'object' must be an object", param="object")
+    locale = text_param(picked, "_locale") or None
+    return {
+        "data": data,
+        "locale": normalize(locale, "_locale") if locale else None,
+        "sender": parse_address(picked["from"], "from") if picked.get("from") else None,
+    }
+
+
+def parse_send_template(params: Mapping[str, Any], *, limits: Limits = Limits()) -> TemplateRequest:
+    """Validate ``sendTemplate`` params, or raise a 400 naming the param."""
+    picked = pick(params, SEND_TEMPLATE_PARAMS)
+    name = text_param(picked, "templateName")
+    if not name:
+        raise InvalidParams("Parameter 'templateName' is missing", param="templateName")
+    to, cc, bcc = recipients(picked, limits)
+    return TemplateRequest(template_name=name, to=tuple(to), cc=tuple(cc), bcc=tuple(bcc), **_template_common(picked))
+
+
+def parse_preview(params: Mapping[str, Any]) -> TemplateRequest:
+    """Validate ``preview`` params: exactly one of ``templateName`` and ``template``."""
+    picked = pick(params, PREVIEW_PARAMS)
+    name = text_param(picked, "templateName") or None
+    inline = picked.get("template")
+    if (name is None) == (inline is None):
+        raise InvalidParams("Give 'templateName' or an inline 'template', not both or neither", param="templateName")
+    if inline is not None and not isinstance(inline, Mapping):
+        raise InvalidParams("Parameter 'template' must be an object", param="template")
+    return TemplateRequest(template_name=name, template=inline, **_template_common(picked))
+
+
+def template_sender(request_sender: Address | None, template_from: str, config_from: str | None, from_name: str | None) -> Address:
+    """IDM's precedence: request ``from`` > template ``from`` (non-empty) > config ``from``.
+
+    A template's localized from-name names the sender, unless the request's
+    own ``from`` already carries a display name.
+    """
+    if request_sender is not None:
+        address = request_sender
+    else:
+        value = template_from or config_from
+        if not value:
+            raise InvalidParams("From: email address is absent", param="from")
+        address = parse_address(value, "from")
+    if from_name and not (request_sender is not None and request_sender.display):
+        # The object form runs the display-name checks (controls, bidi).
+        address = parse_address({"address": address.addr, "display": from_name}, "from")
+    return address
