@@ -32,14 +32,12 @@ from typing import Any, Callable
 
 from ..errors import EngineUnavailable, RenderError
 from ..hookspecs import hookimpl
-from .base import FORMATTERS, RenderState, TemplateEngine, current_state, formatter
+from .base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, current_state, formatter
 
 # Characters allowed in a path segment: anything printable but what could end
 # or escape the u'...' literal pybars3 pastes it into.
 _SEGMENT = re.compile(r"[^'\"\\\x00-\x1f\x7f\u2028\u2029]*")
 _SYMBOL = re.compile(r"[\w@-]+")
-_TAG = re.compile(r"\{\{")
-_MUSTACHE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _lock = threading.Lock()  # pybars3's code builder is one shared object
 _pb: Any = None
 
@@ -60,15 +58,55 @@ def _pybars() -> Any:
 # -- compile-time checks ---------------------------------------------------
 
 
-def _check_nesting(source: str, limit: int) -> None:
-    """Refuse deep block or subexpression nesting before the recursive parser sees it."""
-    depth = 0
-    for match in _MUSTACHE.finditer(source):
-        inner = match.group(1).lstrip("{~ \t\r\n")
-        if inner.startswith(("#", "^")) and inner[1:].strip(" ~}") not in ("",):
+#: Longest tag; pymeta's parse of one unclosed tag is quadratic in its length.
+MAX_TAG_CHARS = 500
+
+
+def _line(source: str, position: int) -> int:
+    return source.count("\n", 0, position) + 1
+
+
+def _check_tags(source: str, limits: RenderLimits) -> None:
+    """Bound what pybars3's recursive, backtracking parser will see.
+
+    Every tag closed and short, blocks balanced, nesting and tag count
+    limited -- checked by a linear scan before the parser runs.
+    """
+    depth = tags = pos = 0
+    while (start := source.find("{{", pos)) >= 0:
+        end = source.find("}}", start + 2)
+        if end < 0:
+            raise RenderError(f"a tag is not closed (line {_line(source, start)})", line=_line(source, start))
+        inner = source[start + 2 : end]
+        if source.startswith("{{{{", start):
+            # A raw block: everything up to {{{{/name}}}} is literal text.
+            name = inner[2:].split(None, 1)[0] if inner[2:].split() else ""
+            close = source.find("{{{{/" + name + "}}}}", end) if name else -1
+            if close < 0:
+                raise RenderError(f"a raw block is not closed (line {_line(source, start)})", line=_line(source, start))
+            pos = close + len(name) + 9
+            continue
+        if inner.lstrip("~").startswith("!"):
+            # Comments may be long; {{!-- --}} ones may even hold "}}".
+            if inner.lstrip("~").startswith("!--"):
+                end = source.find("--}}", start + 2)
+                if end < 0:
+                    raise RenderError(f"a comment is not closed (line {_line(source, start)})", line=_line(source, start))
+                end += 2
+            pos = end + 2
+            continue
+        tags += 1
+        if tags > limits.max_tags:
+            raise RenderError(f"it has more than {limits.max_tags} tags")
+        if end - start > MAX_TAG_CHARS:
+            raise RenderError(f"a tag is longer than {MAX_TAG_CHARS} characters (line {_line(source, start)})", line=_line(source, start))
+        inner = inner.lstrip("{~ \t\r\n")
+        if inner[:1] in ("#", "^") and inner[1:].strip(" ~}\t\r\n"):
             depth += 1
         elif inner.startswith("/"):
             depth -= 1
+            if depth < 0:
+                raise RenderError(f"a closing tag has no opening block (line {_line(source, start)})", line=_line(source, start))
         parens = max_parens = 0
         for ch in inner:
             if ch == "(":
@@ -76,8 +114,28 @@ def _check_nesting(source: str, limit: int) -> None:
                 max_parens = max(max_parens, parens)
             elif ch == ")":
                 parens -= 1
-        if depth > limit or max_parens > limit:
-            raise RenderError(f"blocks or subexpressions nest deeper than {limit} levels")
+        if depth > limits.max_nesting or max_parens > limits.max_nesting:
+            raise RenderError(f"blocks or subexpressions nest deeper than {limits.max_nesting} levels")
+        pos = end + 2
+    if depth:
+        raise RenderError("a block is not closed ({{#...}} without {{/...}})")
+
+
+# pybars3's whitespace_control() rewrite, with one change: "\s*{{~" may only
+# start where a whitespace run starts. pybars3's own regex retries it at every
+# position of a run, which is quadratic (a 100 KB run of spaces takes seconds).
+# (Only difference: spaces right after a standalone block line are kept.)
+_WHITESPACE_CONTROL = re.compile(
+    r"~}}\s*|(?<!\s)\s+{{~|{{~|"
+    r"(?<=\n)([ \t]*{{(#[^{}]+|/[^{}]+|![^{}]+|else|else if [^{}]+)}}[ \t]*)+\r?\n|"
+    r"^([ \t]*{{(#[^{}]+|![^{}]+)}}[ \t]*)+\r?\n|"
+    r"\r?\n([ \t]*{{(/[^{}]+|![^{}]+)}}[ \t]*)+$"
+)
+_CLEANUP = re.compile(r"(?<={{)~|~(?=}})|(?<=}})[ \t]+(?={{)")
+
+
+def _whitespace_control(source: str) -> str:
+    return _WHITESPACE_CONTROL.sub(lambda match: _CLEANUP.sub("", match.group(0).strip()), source)
 
 
 class _Validator:
@@ -237,6 +295,11 @@ def _resolve_subexpr(helpers: dict[str, Any], name: str, context: Any, *args: An
     return helpers[name](context, *args, **kwargs)
 
 
+def _prepare_text(value: Any, should_escape: bool) -> Any:
+    """``{{x}}`` in a subject or text part: nothing there is HTML, so nothing is escaped."""
+    return _prepare(value, False)
+
+
 def _prepare(value: Any, should_escape: bool) -> Any:
     """Text for ``{{x}}``: lists join with commas and objects say so, as in Handlebars.js."""
     pybars = _pybars()
@@ -372,16 +435,13 @@ class HandlebarsEngine(TemplateEngine):
 
     def compile_source(self, source: str, *, html: bool) -> Any:
         """Parse, validate, generate and exec; returns the render function."""
-        tags = len(_TAG.findall(source))
-        if tags > self.limits.max_tags:
-            raise RenderError(f"it has {tags} tags (limit {self.limits.max_tags})")
-        _check_nesting(source, self.limits.max_nesting)
+        _check_tags(source, self.limits)
         pybars = _pybars()
         compiler_cls = pybars.Compiler
         with _lock:
             compiler = compiler_cls()
             try:
-                text = compiler.whitespace_control(source)
+                text = _whitespace_control(source)
                 tree, (position, _) = compiler_cls._handlebars(text).apply("template")
                 if position < len(text):
                     line = text.count("\n", 0, position) + 1
@@ -411,7 +471,7 @@ class HandlebarsEngine(TemplateEngine):
         namespace.update(
             resolve=_resolve,
             resolve_subexpr=_resolve_subexpr,
-            prepare=_prepare,
+            prepare=_prepare if html else _prepare_text,
             strlist=_budget_strlist_type(),
             _pybars_={"helpers": self.helpers()},
         )
