@@ -52,7 +52,7 @@ _PARTS = (
     ("from_name", "defaultFromName", "localizedFromNames"),
 )
 NATIVE_KEYS = frozenset(
-    {"id", "name", "enabled", "engine", "fromEmail", "defaultLocale", "insertInstant", "lastUpdateInstant"}
+    {"id", "name", "enabled", "engine", "fromEmail", "defaultLocale", "insertInstant", "lastUpdateInstant", "idm"}
     | {key for _, d, loc in _PARTS for key in (d, loc)}
 )
 ORDER_BY = ("name", "id", "created")
@@ -147,6 +147,9 @@ class Template:
                 out[localized_key] = dict(part.by_locale)
         out["insertInstant"] = self.created
         out["lastUpdateInstant"] = self.updated
+        if self.extra:
+            # IDM's admin-UI keys, so a native copy converts back unchanged.
+            out["idm"] = dict(self.extra)
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -178,7 +181,7 @@ class Template:
         if self.default_locale:
             out["defaultLocale"] = self.default_locale
         out.update(self.extra)
-        ext = {k: v for k, v in self.to_dict().items() if k not in ("id", "enabled", "fromEmail", "defaultLocale")}
+        ext = {k: v for k, v in self.to_dict().items() if k not in ("id", "enabled", "fromEmail", "defaultLocale", "idm")}
         ext.pop("localizedSubjects", None)
         ext.pop("localizedHtmlTemplates" if mime == "text/html" else "localizedTextTemplates", None)
         if ext.get("name") == self.id:
@@ -226,7 +229,10 @@ def from_native(data: Mapping[str, Any], template_id: str) -> Template:
         attr: Localized.parse(data.get(default_key), data.get(localized_key), localized_key if data.get(localized_key) else default_key)
         for attr, default_key, localized_key in _PARTS
     }
-    return _build(template_id, data, parts, from_email=_text(data, "fromEmail"), extra={})
+    extra = data.get("idm") or {}
+    if not isinstance(extra, Mapping) or set(extra) - IDM_UI_KEYS:
+        raise InvalidParams(f"Parameter 'idm' may only hold IDM's admin-UI keys: {', '.join(sorted(IDM_UI_KEYS))}", param="idm")
+    return _build(template_id, data, parts, from_email=_text(data, "fromEmail"), extra=extra)
 
 
 def from_idm(data: Mapping[str, Any], template_id: str) -> Template:
