@@ -18,6 +18,7 @@ from .errors import (
     SMTPUTF8Unsupported,
     TemplateDisabled,
     TemplateError,
+    TemplateExists,
     TemplateNotFound,
     TLSError,
     TooLarge,
@@ -27,6 +28,7 @@ from .errors import (
     UnknownTransport,
 )
 from .hookspecs import hookimpl
+from .engines.base import TemplateEngine
 from .host import ActionContext, ActionHost, action
 from .message import Message
 from .transports.base import BaseTransport, SendResult
@@ -56,7 +58,9 @@ __all__ = [
     "SendResult",
     "TLSError",
     "TemplateDisabled",
+    "TemplateEngine",
     "TemplateError",
+    "TemplateExists",
     "TemplateNotFound",
     "TooLarge",
     "TransportError",
