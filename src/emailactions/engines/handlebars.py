@@ -40,17 +40,21 @@ _SEGMENT = re.compile(r"[^'\"\\\x00-\x1f\x7f\u2028\u2029]*")
 _SYMBOL = re.compile(r"[\w@-]+")
 _lock = threading.Lock()  # pybars3's code builder is one shared object
 _pb: Any = None
+# Bound on first import; looked up on every variable, so kept at module level.
+_Scope: Any = None
+_escape: Any = None
 
 
 def _pybars() -> Any:
     """pybars3, imported on first use (it takes ~0.3 s)."""
-    global _pb
+    global _pb, _Scope, _escape
     if _pb is None:
         try:
             import pybars
             import pybars._compiler
         except ImportError as exc:  # pragma: no cover - pybars3 is a dependency
             raise EngineUnavailable("The handlebars engine needs pybars3: pip install pybars3", engine="handlebars") from exc
+        _Scope, _escape = pybars.Scope, pybars._compiler.escape
         _pb = pybars
     return _pb
 
@@ -256,19 +260,15 @@ def _scope_get(scope: Any, name: str, state: RenderState) -> Any:
     if scope.overrides and name in scope.overrides:
         return scope.overrides[name]
     context = scope.context
-    if isinstance(context, _Scope()):
+    if isinstance(context, _Scope):
         return _scope_get(context, name, state)
     return _get(context, name, state)
-
-
-def _Scope() -> type:
-    return _pybars().Scope
 
 
 def _resolve(context: Any, *segments: str) -> Any:
     """Replacement for pybars3's ``resolve``: mapping keys and list indexes only."""
     state = current_state()
-    scope_type = _Scope()
+    scope_type = _Scope
     if segments == ("",) and isinstance(context, scope_type):
         return context.context
     carry = False
@@ -302,11 +302,10 @@ def _prepare_text(value: Any, should_escape: bool) -> Any:
 
 def _prepare(value: Any, should_escape: bool) -> Any:
     """Text for ``{{x}}``: lists join with commas and objects say so, as in Handlebars.js."""
-    pybars = _pybars()
     if value is None:
         return ""
-    if isinstance(value, pybars.strlist):
-        return value
+    if isinstance(value, list) and type(value) is not list:
+        return value  # rendered output (a strlist), not data
     if value is True or value is False:
         value = "true" if value else "false"
     elif type(value) is list:
@@ -316,7 +315,7 @@ def _prepare(value: Any, should_escape: bool) -> Any:
     elif type(value) is not str:
         value = str(value)
     current_state().charge(len(value))
-    return pybars._compiler.escape(value) if should_escape else value
+    return _escape(value) if should_escape else value
 
 
 def _budget_strlist() -> type:
@@ -343,7 +342,7 @@ def _helpers() -> dict[str, Callable[..., Any]]:
     def each(this: Any, options: dict[str, Any], context: Any = None) -> Any:
         state = current_state()
         result: list[Any] = []
-        scope_type = _Scope()
+        scope_type = _Scope
         if type(context) is dict:
             items = list(context.items())
             keyed = True
@@ -378,7 +377,7 @@ def _helpers() -> dict[str, Callable[..., Any]]:
         if key is None or isinstance(key, bool):
             return None
         state = current_state()
-        if isinstance(context, _Scope()):
+        if isinstance(context, _Scope):
             return _scope_get(context, str(key), state)
         return _get(context, str(key), state)
 
