@@ -194,3 +194,20 @@ def test_import_is_lazy():
     code = "import emailactions, sys; emailactions.ActionHost(load_entry_points=False); print('pybars' in sys.modules, 'jinja2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ})
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        ("{{lookup " + "a " * 40 + "}}") * 10,  # pymeta spends ~0.5 ms per argument
+        ("{{lookup a}}" * 400) + ("{{lookup " + "a " * 15 + "}}") * 100,
+        ('{{lookup "' + "a" * 400 + '"}}') * 60,  # ~35 us per character inside tags
+    ],
+)
+def test_slow_to_parse_shapes_are_refused_before_parsing(source):
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(RenderError):
+        render(source)
+    assert time.monotonic() - start < 0.1

@@ -31,7 +31,7 @@ class RenderLimits:
     #: Characters of template source per part.
     max_source_chars: int = 100_000
     #: Template tags (``{{``, ``{%``) per part; pybars3 parses about 1 ms per tag.
-    max_tags: int = 1_000
+    max_tags: int = 500
     #: Nested blocks or parentheses; parsers recurse once per level.
     max_nesting: int = 20
     #: Characters one part may render to.

@@ -284,11 +284,11 @@ class JinjaEngine(TemplateEngine):
         """Check nesting, parse, bound every loop, then compile the AST."""
         env = self._envs[html]
         jinja2, nodes = self._rt.jinja2, self._rt.nodes
-        tags = source.count("{{") + source.count("{%")
-        if tags > self.limits.max_tags:
-            raise RenderError(f"it has {tags} tags (limit {self.limits.max_tags})")
         try:
             self._check_tokens(env, source)
+            tags = source.count("{{") + source.count("{%")
+            if tags > self.limits.max_tags:
+                raise RenderError(f"it has {tags} tags (limit {self.limits.max_tags})")
             tree = env.parse(source)
             self._check_tree(tree)
             for loop in tree.find_all(nodes.For):
