@@ -60,6 +60,8 @@ class ActionHost:
         self.actions = ActionRegistry()
         #: engine name -> (TemplateEngine subclass, plugin that registered it)
         self.engine_classes: dict[str, tuple[type, str]] = {}
+        self._templates: Templates | None = None
+        self._templates_lock = threading.Lock()
         self._call_register(self.hook.register_transports, self._add_transport)
         self._call_register(self.hook.register_template_engines, self._add_engine)
         self._call_register(self.hook.register_actions, self.actions.add, host=self)
@@ -96,12 +98,16 @@ class ActionHost:
             raise PluginError(f"Plugin {plugin!r} registered engine {name!r} that is not a TemplateEngine", plugin=plugin)
         self.engine_classes[name] = (cls, plugin)
 
-    @functools.cached_property
+    @property
     def templates(self) -> "Templates":
         """The template store, engines and renderer of this host (built on first use)."""
         from .render import Templates
 
-        return Templates(self)
+        # Built once under a lock: two in-memory stores would lose templates.
+        with self._templates_lock:
+            if self._templates is None:
+                self._templates = Templates(self)
+            return self._templates
 
     # -- transports ------------------------------------------------------
 
