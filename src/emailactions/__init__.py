@@ -20,6 +20,7 @@ from .errors import (
     SMTPUTF8Unsupported,
     TemplateDisabled,
     TemplateError,
+    TemplateExists,
     TemplateNotFound,
     TLSError,
     TooLarge,
@@ -30,6 +31,7 @@ from .errors import (
     UnknownTransport,
 )
 from .hookspecs import hookimpl
+from .engines.base import TemplateEngine
 from .host import ActionContext, ActionHost, action
 from .message import Message
 from .transports.base import BaseTransport, SendResult
@@ -61,7 +63,9 @@ __all__ = [
     "SendResult",
     "TLSError",
     "TemplateDisabled",
+    "TemplateEngine",
     "TemplateError",
+    "TemplateExists",
     "TemplateNotFound",
     "TooLarge",
     "TransportError",

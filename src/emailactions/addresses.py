@@ -162,7 +162,10 @@ def _bad(param: str, item: Any, reason: str) -> InvalidParams:
 
 
 def parse_address(item: Any, param: str) -> Address:
-    """One address: a string (``"Name" <a@b>`` allowed) or an address object."""
+    """One address: a string (``"Name" <a@b>`` allowed), an address object, or an
+    :class:`Address` already parsed."""
+    if isinstance(item, Address):
+        return item
     if isinstance(item, str):
         return _parse_string(item, param)
     if not isinstance(item, dict):

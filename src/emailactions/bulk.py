@@ -24,11 +24,15 @@ def _run(send: Send, address: str, build: Callable[[], Message]) -> dict[str, An
     # Errors that belong to one recipient (a render error, a refusal, a rate
     # limit) are reported under their address and do not stop the others.
     try:
-        result = send(build())
+        message = build()
+        result = send(message)
     except EmailActionsError as exc:
         return {"address": address, "status": "failed", "error": exc.to_dict()}
     status = "submitted" if result.get("message") == "Email submitted" else "sent"
-    return {"address": address, "status": status, **{k: result[k] for k in _KEPT if result.get(k)}}
+    outcome = {"address": address, "status": status, **{k: result[k] for k in _KEPT if result.get(k)}}
+    if message.meta and message.meta.get("locale"):
+        outcome["locale"] = message.meta["locale"]
+    return outcome
 
 
 def deliver_each(send: Send, jobs: Iterable[Job], *, workers: int) -> Iterator[dict[str, Any]]:

@@ -100,6 +100,10 @@ class Config:
     conf_dir: Path | None = None
     #: Static recipient groups: name -> addresses (for ``destination``).
     groups: Mapping[str, list[Any]] = field(default_factory=dict)
+    #: A folder of native templates (``<id>.json``); used instead of ``conf_dir``'s.
+    templates_dir: Path | None = None
+    #: Last locale tried for templates, after the request's and the template's.
+    default_locale: str = "en"
     #: Where this config came from, for error messages.
     source: str = "defaults"
     outbox: OutboxConfig = field(default_factory=lambda: OutboxConfig(path=_env_outbox()))
@@ -243,7 +247,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
     _unknown(data, {"email", "transports", "groups", "outbox", "rate_limits"}, "")
     email = data.get("email", {})
     _typed(email, Mapping, "email")
-    _unknown(email, {"from", "transport", "limits", "conf"}, "email.")
+    _unknown(email, {"from", "transport", "limits", "conf", "templates", "default_locale"}, "email.")
     sender = email.get("from")
     if sender is not None:
         _typed(sender, str, "email.from")
@@ -263,12 +267,11 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         if not isinstance(members, list) or not all(isinstance(m, (str, Mapping)) for m in members):
             raise ConfigError(f"Config key 'groups.{name}' must be a list of addresses", key=f"groups.{name}")
         groups[name] = list(members)
-    conf_dir = None
-    if "conf" in email:
-        conf_dir = Path(_typed(email["conf"], str, "email.conf"))
-        if base is not None and not conf_dir.is_absolute():
-            conf_dir = base / conf_dir
+    conf_dir = _folder(email, "conf", base)
+    templates_dir = _folder(email, "templates", base)
     return Config(
+        templates_dir=templates_dir,
+        default_locale=_locale(email.get("default_locale", "en"), "email.default_locale"),
         sender=sender,
         transport=transport,
         transports=transports,
@@ -279,6 +282,24 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         outbox=_outbox(data.get("outbox", {}), base),
         rate_limits=_rate_limits(data.get("rate_limits", {})),
     )
+
+
+def _folder(email: Mapping[str, Any], name: str, base: Path | None) -> Path | None:
+    """A folder key, relative to the config file's own folder."""
+    if name not in email:
+        return None
+    folder = Path(_typed(email[name], str, f"email.{name}"))
+    return base / folder if base is not None and not folder.is_absolute() else folder
+
+
+def _locale(value: Any, key: str) -> str:
+    from .errors import InvalidParams
+    from .locales import normalize
+
+    try:
+        return normalize(_typed(value, str, key), key)
+    except InvalidParams as exc:
+        raise ConfigError(f"Config key {key!r}: {exc.message}", key=key) from None
 
 
 def _ms(value: Any, key: str) -> float:

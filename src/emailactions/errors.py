@@ -21,6 +21,7 @@
     ├── TemplateError                 400  template_error
     │   ├── TemplateNotFound          404  template_not_found
     │   ├── TemplateDisabled          400  template_disabled
+    │   ├── TemplateExists            409  template_exists
     │   └── RenderError               400  render_error
     └── TransportError                502  transport_error
         ├── ConnectError              503  connect_error
@@ -68,6 +69,7 @@ __all__ = [
     "TemplateError",
     "TemplateNotFound",
     "TemplateDisabled",
+    "TemplateExists",
     "RenderError",
     "TransportError",
     "ConnectError",
@@ -231,6 +233,13 @@ class TemplateDisabled(TemplateError):
     """The template exists but has ``enabled: false``."""
 
     kind = "template_disabled"
+
+
+class TemplateExists(TemplateError):
+    """A template with that id is already stored (create never overwrites)."""
+
+    code = 409
+    kind = "template_exists"
 
 
 class RenderError(TemplateError):

@@ -101,3 +101,31 @@ def message_failed(message: Any, outbox_id: int, error: Any) -> None:
     has already been called for each failed attempt; this is the final word,
     the one to alert on. Notification only: the return value is ignored.
     """
+
+
+@hookspec
+def register_template_engines(register: Callable[..., None]) -> None:
+    """Contribute template engines.
+
+    Called once per host. Call ``register(name, engine_class)`` where the class
+    subclasses :class:`~emailactions.engines.TemplateEngine`; a template whose
+    ``engine`` field is ``name`` renders with it. The class is instantiated on
+    first use, so an engine may import its library lazily. A name registered
+    twice raises ``DuplicateRegistration``. Return value ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_locale(requested: list[str], available: list[str]) -> str | None:
+    """Choose the locale of one template part (subject, html, text or from-name).
+
+    Called for each part of a template being rendered. ``requested`` is the
+    caller's preference list in canonical form (``fr_CA``): the
+    ``Accept-Language`` locales by q value, then ``_locale``, then the
+    template's ``defaultLocale``, then the host's ``default_locale``.
+    ``available`` lists the part's locales as the template spells them.
+    Return one item of ``available``, or ``None`` to let the next
+    implementation decide. firstresult: the first non-``None`` answer wins;
+    the built-in (IDM's rules, ``trylast``) answers last. When nobody
+    answers, the part's default text is used, else its first locale.
+    """

@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .config import Config, default_config_source, load_config
 from .dispatch import Dispatcher
@@ -15,6 +15,9 @@ from .message import Message
 from .plugins import get_plugin_manager
 from .registry import ActionRegistry
 from .transports.base import BaseTransport, SendResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .render import Templates
 
 #: CREST verbs other than ``action``; services that only act answer 403.
 VERBS = ("create", "read", "update", "patch", "delete", "query")
@@ -56,7 +59,12 @@ class ActionHost:
         self._transports: dict[str, BaseTransport] = {}
         self._lock = threading.Lock()
         self.actions = ActionRegistry()
+        #: engine name -> (TemplateEngine subclass, plugin that registered it)
+        self.engine_classes: dict[str, tuple[type, str]] = {}
+        self._templates: Templates | None = None
+        self._templates_lock = threading.Lock()
         self._call_register(self.hook.register_transports, self._add_transport)
+        self._call_register(self.hook.register_template_engines, self._add_engine)
         self._call_register(self.hook.register_actions, self.actions.add, host=self)
         # Built now so that bad [outbox] / [rate_limits] settings fail here.
         self._dispatcher: Dispatcher | None = Dispatcher(self)
@@ -83,6 +91,30 @@ class ActionHost:
         if not (isinstance(cls, type) and issubclass(cls, BaseTransport)):
             raise PluginError(f"Plugin {plugin!r} registered transport {name!r} that is not a BaseTransport", plugin=plugin)
         self.transport_classes[name] = (cls, plugin)
+
+    def _add_engine(self, name: str, cls: type, plugin: str = "") -> None:
+        from .engines.base import TemplateEngine
+
+        if name in self.engine_classes:
+            raise DuplicateRegistration(
+                f"Template engine {name!r} is registered by {self.engine_classes[name][1]!r} and {plugin!r}",
+                engine=name,
+                plugin=plugin,
+            )
+        if not (isinstance(cls, type) and issubclass(cls, TemplateEngine)):
+            raise PluginError(f"Plugin {plugin!r} registered engine {name!r} that is not a TemplateEngine", plugin=plugin)
+        self.engine_classes[name] = (cls, plugin)
+
+    @property
+    def templates(self) -> "Templates":
+        """The template store, engines and renderer of this host (built on first use)."""
+        from .render import Templates
+
+        # Built once under a lock: two in-memory stores would lose templates.
+        with self._templates_lock:
+            if self._templates is None:
+                self._templates = Templates(self)
+            return self._templates
 
     # -- transports ------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The ``external/email`` service: IDM's ``send`` action (and friends)."""
+"""The ``external/email`` service: IDM's ``send`` and ``sendTemplate``, and ``preview``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any, Iterable
 from ..addresses import Address, parse_address_list
 from ..bulk import Job, deliver_each, summarize
 from ..compose import compose
-from ..errors import InvalidParams, UnknownDestination
+from ..errors import InvalidParams, TemplateDisabled, UnknownDestination
 from ..hookspecs import hookimpl
-from ..request import SendRequest, parse_send
+from ..request import Body, SendRequest, check_body, parse_preview, parse_send, parse_send_template, template_sender
+from ..templates import from_dict
 
 RESOURCE = "external/email"
 
@@ -62,6 +63,94 @@ class EmailService:
         return {"status": "OK", "message": "Email submitted", **dispatcher.submit(message, template=template)}
 
 
+    def send_template(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
+        """IDM's ``sendTemplate``: read the template, pick locales, render, compose, deliver.
+
+        With ``sendSeparately`` (or recipients carrying their own ``object`` or
+        ``locale``) each recipient's message is rendered for them, and one
+        recipient's render error is reported under their address.
+        """
+        wait = _wait_flag(params, context)
+        config = self.host.config
+        request = parse_send_template(params, limits=config.limits, resolve=self.resolve_destination)
+        template = self.host.templates.store.get(request.template_name)
+        if not template.enabled:
+            raise TemplateDisabled(f"Email template {template.id!r} is disabled", template=template.id)
+        if request.separately:
+            jobs = (
+                (address.addr, partial(self._render, template, request, context.accept_language, (address,), request.cc))
+                for address in request.to
+            )
+            result = self.dispatch_each(jobs, wait, template=template.id)
+            result["templateName"] = template.id
+            return result
+        message = self._render(template, request, context.accept_language, request.to, request.cc)
+        result = self.dispatch(message, wait, template=template.id)
+        result.update(templateName=template.id, locale=message.meta["locale"], locales=message.meta["locales"])
+        return result
+
+    def _render(self, template: Any, request: Any, accept_language: str | None, to: tuple, cc: tuple) -> Any:
+        """Render ``template`` for these recipients (with the first one's own data) and compose."""
+        data, locale = request.data, request.locale
+        own_data, own_locale = request.personal.get(to[0].key, (None, None)) if to else (None, None)
+        if own_data:
+            data = {**data, **own_data}
+        config = self.host.config
+        rendered = self.host.templates.render(template, data, accept_language=accept_language, locale=own_locale or locale)
+        sender = template_sender(request.sender, template.from_email, config.sender, rendered.from_name)
+        bodies = tuple(
+            Body(subtype, check_body(content, config.limits, part))
+            for subtype, part, content in (("html", "html", rendered.html), ("plain", "text", rendered.text))
+            if content is not None
+        )
+        message = compose(
+            SendRequest(
+                sender=sender,
+                to=to,
+                cc=cc,
+                bcc=request.bcc,
+                subject=rendered.subject,
+                bodies=bodies or (Body("plain", ""),),
+                locale=rendered.locale,
+                reply_to=request.reply_to,
+                headers=request.headers,
+                attachments=request.attachments,
+            )
+        )
+        return replace(message, meta={"locale": rendered.locale, "locales": rendered.locales, "template": template.id})
+
+    def preview(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Render a stored or inline template without sending; errors are reported per part."""
+        config = self.host.config
+        request = parse_preview(params)
+        templates = self.host.templates
+        if request.template is not None:
+            template = from_dict(request.template, str(request.template.get("id") or "preview"))
+        else:
+            template = templates.store.get(request.template_name or "")
+        rendered = templates.render(
+            template, request.data, accept_language=context.accept_language, locale=request.locale, collect_errors=True
+        )
+        try:
+            sender: str | None = str(template_sender(request.sender, template.from_email, config.sender, rendered.from_name))
+        except InvalidParams as exc:
+            sender = None
+            rendered.errors["from"] = {"message": exc.message}
+        return {
+            "templateName": request.template_name,
+            "enabled": template.enabled,
+            "engine": template.engine,
+            "locale": rendered.locale,
+            "locales": rendered.locales,
+            "from": sender,
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "html": rendered.html,
+            "errors": rendered.errors,
+            "missing": rendered.missing,
+        }
+
+
 def _one_each(request: SendRequest) -> Iterable[Job]:
     """A job per ``to`` recipient: their own To header, the shared Bcc in each envelope."""
     for address in request.to:
@@ -84,3 +173,5 @@ def _wait_flag(params: dict[str, Any], context: Any) -> bool:
 def register_actions(register: Any, host: Any) -> None:
     service = EmailService(host)
     register(RESOURCE, "send", service.send)
+    register(RESOURCE, "sendTemplate", service.send_template)
+    register(RESOURCE, "preview", service.preview)
