@@ -237,5 +237,5 @@ def test_rate_limit_config():
             from_mapping({"rate_limits": bad})
         assert info.value.key == key
     with pytest.raises(ConfigError) as info:
-        make_host({"storage": "nosuch://x"})
+        make_host({"storage": "nosuch://x"})  # refused when the config loads
     assert info.value.key == "rate_limits.storage"

@@ -212,6 +212,16 @@ def _limit_string(value: Any, key: str) -> str | None:
     return value
 
 
+def _storage_uri(value: Any, key: str) -> str:
+    """A ``limits`` storage URI whose scheme ``limits`` knows (``memory://``, ``redis://``...)."""
+    from limits.storage import SCHEMES
+
+    scheme = _typed(value, str, key).partition("://")[0]
+    if scheme not in SCHEMES:
+        raise ConfigError(f"Config key {key!r}: unknown storage {scheme!r} (known: {', '.join(sorted(SCHEMES))})", key=key)
+    return value
+
+
 def _rate_limits(data: Any) -> RateLimitConfig:
     _typed(data, Mapping, "rate_limits")
     allowed = {"enabled", "recipient", "sender", "template", "templates", "global", "strategy", "storage", "on_limit"}
@@ -229,7 +239,7 @@ def _rate_limits(data: Any) -> RateLimitConfig:
         elif name == "on_limit":
             values[name] = _choice(value, ("refuse", "defer"), key)
         elif name == "storage":
-            values[name] = _typed(value, str, key)
+            values[name] = _storage_uri(value, key)
         else:
             values["global_" if name == "global" else name] = _limit_string(value, key)
     return RateLimitConfig(**values)

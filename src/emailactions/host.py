@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .config import Config, default_config_source, load_config
-from .dispatch import Dispatcher
 from .errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
 from .message import Message
 from .plugins import get_plugin_manager
@@ -17,6 +16,7 @@ from .registry import ActionRegistry
 from .transports.base import BaseTransport, SendResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .dispatch import Dispatcher
     from .render import Templates
 
 #: CREST verbs other than ``action``; services that only act answer 403.
@@ -66,8 +66,10 @@ class ActionHost:
         self._call_register(self.hook.register_transports, self._add_transport)
         self._call_register(self.hook.register_template_engines, self._add_engine)
         self._call_register(self.hook.register_actions, self.actions.add, host=self)
-        # Built now so that bad [outbox] / [rate_limits] settings fail here.
-        self._dispatcher: Dispatcher | None = Dispatcher(self)
+        # Built on first use: the outbox and rate limits import sqlite3 and
+        # `limits`, which a host that never sends need not pay for. Their
+        # settings were already checked when the config loaded.
+        self._dispatcher: Dispatcher | None = None
         # Mail left in an outbox file by an earlier run goes out without
         # waiting for the next send; an in-memory outbox starts on first submit.
         if self.config.outbox.path is not None and self.config.outbox.autostart:
@@ -168,6 +170,8 @@ class ActionHost:
     @property
     def dispatcher(self) -> Dispatcher:
         """Rate limits, synchronous retries, the outbox and its worker (built on first use)."""
+        from .dispatch import Dispatcher
+
         with self._lock:
             if self._dispatcher is None:
                 self._dispatcher = Dispatcher(self)

@@ -25,8 +25,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.parser import BytesHeaderParser
-from email import policy
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -167,6 +165,9 @@ class Entry:
             out["worker"] = self.worker
             out["leaseUntil"] = iso_time(self.lease_until)
         if self.data is not None:
+            from email import policy
+            from email.parser import BytesHeaderParser
+
             headers = BytesHeaderParser(policy=policy.default).parsebytes(self.data)
             out["subject"] = str(headers.get("Subject", ""))
             out["size"] = len(self.data)
