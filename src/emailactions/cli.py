@@ -92,7 +92,10 @@ _accept_language = click.option("--accept-language", metavar="HEADER", help="Pre
 @_no_wait
 @click.pass_context
 def action_command(ctx: click.Context, resource: str, action_name: str, params: str | None, accept_language: str | None, no_wait: bool) -> None:
-    """Run any action, e.g. `action external/email send --params '{...}'`."""
+    """Run any action on a resource, with its params as JSON.
+
+    Example: emailactions action external/email send --params @examples/send.json
+    """
     run_action(
         ctx,
         lambda host: host.action(
