@@ -84,28 +84,23 @@ class ActionHost:
             impl.function(**{name: args[name] for name in impl.argnames})
 
     def _add_transport(self, name: str, cls: type[BaseTransport], plugin: str = "") -> None:
-        if name in self.transport_classes:
-            raise DuplicateRegistration(
-                f"Transport {name!r} is registered by {self.transport_classes[name][1]!r} and {plugin!r}",
-                transport=name,
-                plugin=plugin,
-            )
-        if not (isinstance(cls, type) and issubclass(cls, BaseTransport)):
-            raise PluginError(f"Plugin {plugin!r} registered transport {name!r} that is not a BaseTransport", plugin=plugin)
-        self.transport_classes[name] = (cls, plugin)
+        self._add("transport", self.transport_classes, BaseTransport, name, cls, plugin)
 
     def _add_engine(self, name: str, cls: type, plugin: str = "") -> None:
         from .engines.base import TemplateEngine
 
-        if name in self.engine_classes:
+        self._add("template engine", self.engine_classes, TemplateEngine, name, cls, plugin)
+
+    @staticmethod
+    def _add(kind: str, table: dict[str, tuple[type, str]], base: type, name: str, cls: type, plugin: str) -> None:
+        """Record a registration; a taken name or a wrong class raises, naming the plugins."""
+        if name in table:
             raise DuplicateRegistration(
-                f"Template engine {name!r} is registered by {self.engine_classes[name][1]!r} and {plugin!r}",
-                engine=name,
-                plugin=plugin,
+                f"The {kind} {name!r} is registered by {table[name][1]!r} and {plugin!r}", name=name, plugin=plugin
             )
-        if not (isinstance(cls, type) and issubclass(cls, TemplateEngine)):
-            raise PluginError(f"Plugin {plugin!r} registered engine {name!r} that is not a TemplateEngine", plugin=plugin)
-        self.engine_classes[name] = (cls, plugin)
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise PluginError(f"Plugin {plugin!r} registered {kind} {name!r}, which is not a {base.__name__}", plugin=plugin)
+        table[name] = (cls, plugin)
 
     @property
     def templates(self) -> "Templates":
