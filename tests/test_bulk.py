@@ -161,3 +161,16 @@ def test_ten_thousand_separate_messages_report_ten_thousand_outcomes_with_flat_m
     # Addresses, results and a window of messages: far below 10,000 x 20 KB.
     assert peak < 40 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     print(f"peak {peak / 1e6:.1f} MB")
+
+
+def test_bulk_submit_goes_to_the_outbox_then_the_server(smtp_config, smtp_server, tmp_path):
+    config = {**smtp_config, "rate_limits": {"enabled": False}, "outbox": {"path": str(tmp_path / "outbox.sqlite3"), "workers": 0}}
+    host = ActionHost(config, load_entry_points=False)
+    to = [f"user{i}@example.com" for i in range(200)]
+    result = host.action("external/email", "send", {"to": to, "subject": "Later", "sendSeparately": True}, wait_for_completion=False)
+    assert result["message"] == "Email submitted" and result["count"] == 200
+    assert {r["status"] for r in result["results"]} == {"submitted"} and len({r["outboxId"] for r in result["results"]}) == 200
+    assert smtp_server.messages == [] and host.dispatcher.outbox.counts()["queued"] == 200
+    host.dispatcher.drain(timeout=30)
+    host.close()
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(to)

@@ -15,6 +15,8 @@ from ..request import Body, SendRequest, check_body, parse_preview, parse_send, 
 from ..templates import from_dict
 
 RESOURCE = "external/email"
+#: Messages a bulk ``waitForCompletion=false`` call commits together.
+SUBMIT_BATCH = 16
 
 
 class EmailService:
@@ -43,6 +45,10 @@ class EmailService:
         """One message per job, composed lazily, each through :meth:`dispatch`
         (rate limits, retries, or the outbox), at most the pool's size at a time."""
         workers = getattr(self.host.transport(), "pool_size", 1)
+        if not wait:
+            # Submitting only writes to the outbox: concurrent submits share
+            # one fsync (its group commit), so enqueueing goes in batches.
+            workers = max(workers, SUBMIT_BATCH)
         send = partial(self.dispatch, wait=wait, template=template)
         return summarize(deliver_each(send, jobs, workers=workers), submitted=not wait)
 
