@@ -93,6 +93,7 @@ def test_plugins_lists_builtins():
     names = {p["name"]: p for p in json.loads(proc.stdout)}
     assert names["emailactions.transports.console"]["transports"] == ["console"]
     assert names["emailactions.transports.smtp"]["builtin"] is True
+    assert names["emailactions.engines.jinja"]["engines"] == ["jinja2"]
 
 
 def test_unknown_type_is_a_usage_error():

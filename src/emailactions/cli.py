@@ -136,13 +136,14 @@ def send_command(ctx: click.Context, from_: str | None, to: str | None, cc: str 
 @cli.command("plugins")
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:
-    """List loaded plugins and the transports they register, as JSON."""
+    """List loaded plugins with the transports, engines and actions they register, as JSON."""
     from .plugins import list_plugins
 
     def call(host: Any) -> Any:
         plugins = list_plugins(host.plugin_manager)
         for plugin in plugins:
             plugin["transports"] = sorted(n for n, (_, p) in host.transport_classes.items() if p == plugin["name"])
+            plugin["engines"] = sorted(n for n, (_, p) in host.engine_classes.items() if p == plugin["name"])
             plugin["actions"] = sorted(
                 f"{r}/{a}" for r in host.actions.resources() for a in host.actions.actions(r) if host.actions.plugin(r, a) == plugin["name"]
             )
