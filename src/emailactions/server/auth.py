@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..errors import NotAuthenticated, PermissionDenied
-from .passwords import hash_password, key_digest, parse_hash
+from .passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
 from .settings import ANONYMOUS, ServerConfig
 from .throttle import ApiLimiter
 
@@ -67,8 +67,13 @@ class Authenticator:
         self._process_key = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        # The hash an unknown user's password is checked against (never matches).
-        self._decoy = parse_hash(hash_password(secrets.token_hex(16)))
+        # What an unknown user's password is checked against: the cost of a
+        # configured user's hash, a digest that matches nothing.
+        model = next(iter(settings.users.values())).password if settings.users else None
+        self._decoy = PasswordHash(
+            model.method if model else "scrypt", model.params if model else (SCRYPT_N, SCRYPT_R, SCRYPT_P),
+            secrets.token_hex(8), secrets.token_bytes(len(model.digest) if model else 64),
+        )
         self.anonymous = Principal(ANONYMOUS, "anonymous", settings.anonymous)
 
     def authenticate(self, headers: Mapping[str, str], client: str) -> Principal:
