@@ -14,6 +14,7 @@ import pytest
 
 from emailactions import ActionHost
 from emailactions.server.passwords import hash_password
+from smtp_server import SMTPServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "conf"
 #: The credentials of IDM's documentation.
@@ -24,6 +25,8 @@ SENDER_KEY = "sender-only-key-0123456789"
 FAST = {"n": 2**10, "r": 8, "p": 1}
 ADMIN_HASH = hash_password(ADMIN_PASSWORD, **FAST)
 MAILER_HASH = hash_password("mailer-pass", **FAST)
+IDM_AUTH = {"X-OpenIDM-Username": ADMIN, "X-OpenIDM-Password": ADMIN_PASSWORD, "Accept-API-Version": "resource=1.0"}
+FA_AUTH = {"Authorization": API_KEY}
 
 
 class LiveServer:
@@ -32,6 +35,7 @@ class LiveServer:
     def __init__(self, app: Any) -> None:
         import uvicorn
 
+        self.app = app
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
@@ -54,10 +58,9 @@ class LiveServer:
         self.socket.close()
 
 
-@pytest.fixture
-def conf(tmp_path) -> Path:
+def copy_conf(folder: Path) -> Path:
     """A copy of the example IDM conf folder (welcome and hello templates)."""
-    return Path(shutil.copytree(EXAMPLES, tmp_path / "conf"))
+    return Path(shutil.copytree(EXAMPLES, folder / "conf"))
 
 
 def server_section(**overrides: Any) -> dict[str, Any]:
@@ -77,13 +80,12 @@ def server_section(**overrides: Any) -> dict[str, Any]:
     return section
 
 
-@pytest.fixture
-def server_config(conf, smtp_server, tmp_path) -> dict[str, Any]:
-    """SMTP to the test server, templates from the conf copy, a file outbox, no mail rate limits."""
+def make_config(conf: Path, smtp_port: int, folder: Path) -> dict[str, Any]:
+    """SMTP to the test server, templates from ``conf``, a file outbox, no mail rate limits."""
     return {
         "email": {"from": "IDM <openidm@example.com>", "conf": str(conf)},
-        "transports": {"default": {"backend": "smtp", "host": "127.0.0.1", "port": smtp_server.port, "timeout": 10}},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite3"), "backoff": 0.01, "backoff_max": 0.05, "poll_interval": 0.02},
+        "transports": {"default": {"backend": "smtp", "host": "127.0.0.1", "port": smtp_port, "timeout": 10}},
+        "outbox": {"path": str(folder / "outbox.sqlite3"), "backoff": 0.01, "backoff_max": 0.05, "poll_interval": 0.02},
         "rate_limits": {"enabled": False},
         "server": server_section(),
     }
@@ -97,14 +99,51 @@ def start(config: dict[str, Any], *, plugins: tuple = ()) -> tuple[ActionHost, L
     return host, LiveServer(create_app(host)).start()
 
 
+@pytest.fixture(scope="module")
+def module_smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def live(server_config) -> Iterator[LiveServer]:
-    """A running server over :func:`server_config`; ``live.host`` is its ActionHost."""
-    host, server = start(server_config)
+def smtp_server(module_smtp) -> SMTPServer:
+    """The module's SMTP server, emptied and with default behaviour for this test."""
+    module_smtp.handler.messages.clear()
+    module_smtp.handler.stall = lambda received: 0.0
+    return module_smtp
+
+
+@pytest.fixture(scope="module")
+def module_live(module_smtp, tmp_path_factory) -> Iterator[LiveServer]:
+    """One server per test module (starting one per test costs ~0.3 s)."""
+    folder = tmp_path_factory.mktemp("live")
+    host, server = start(make_config(copy_conf(folder), module_smtp.port, folder))
     server.host = host  # type: ignore[attr-defined]
+    server.conf = folder / "conf"  # type: ignore[attr-defined]
     yield server
     server.stop()
     host.close()
+
+
+@pytest.fixture
+def live(module_live, smtp_server) -> LiveServer:
+    """The module's running server with fresh API rate-limit counters;
+    ``live.host`` is its ActionHost, ``live.conf`` its conf folder."""
+    state = module_live.app.state.emailactions
+    state.limiter.__init__(state.settings.rate_limits)
+    return module_live
+
+
+@pytest.fixture
+def conf(tmp_path) -> Path:
+    return copy_conf(tmp_path)
+
+
+@pytest.fixture
+def server_config(conf, smtp_server, tmp_path) -> dict[str, Any]:
+    """A config for tests that start a server of their own."""
+    return make_config(conf, smtp_server.port, tmp_path)
 
 
 @pytest.fixture
@@ -112,7 +151,3 @@ def client(live) -> Iterator[httpx.Client]:
     """An HTTP client for the live server, without credentials."""
     with httpx.Client(base_url=live.url, timeout=20) as c:
         yield c
-
-
-IDM_AUTH = {"X-OpenIDM-Username": ADMIN, "X-OpenIDM-Password": ADMIN_PASSWORD, "Accept-API-Version": "resource=1.0"}
-FA_AUTH = {"Authorization": API_KEY}

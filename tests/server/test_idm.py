@@ -130,7 +130,8 @@ def test_other_verbs_on_external_email_are_forbidden(client, method):
     assert client.request(method, "/openidm/external/email").status_code == 401
 
 
-def test_template_config_crud(client, conf):
+def test_template_config_crud(client, live):
+    conf = live.conf
     template = {"enabled": True, "from": "", "subject": {"en": "Reset", "fr": "Réinitialiser"},
                 "message": {"en": "<p>Hi {{object.givenName}}</p>", "fr": "<p>Salut {{object.givenName}}</p>"},
                 "mimeType": "text/html", "defaultLocale": "en"}  # fmt: skip

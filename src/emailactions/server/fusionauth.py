@@ -38,6 +38,12 @@ def _field(prefix: str, renames: Mapping[str, str] | None = None) -> Iterator[No
     """Name a bad param as FusionAuth does: ``emailTemplate.defaultSubject``."""
     try:
         yield
+    except RenderError as exc:
+        # A template that does not compile is a field error on the part's field.
+        part = exc.detail.get("part")
+        if part in PART_FIELDS and "param" not in exc.detail:
+            exc.detail["param"] = PART_FIELDS[part]
+        raise
     except InvalidParams as exc:
         param = exc.detail.get("param")
         if param and renames and param in renames:
