@@ -158,6 +158,7 @@ def _endpoint(state: ServerState, endpoint: Endpoint) -> Callable[[Request], Awa
             if not endpoint.public:
                 headers = request.headers
                 if any(h in headers for h in ("authorization", "x-openidm-username", "x-openidm-password")):
+                    caller = state.auth.claimed(headers)
                     # A password check costs ~0.1 s of scrypt on a cache miss: not on the loop.
                     principal = await run_in_threadpool(state.auth.authenticate, headers, client)
                 caller = principal.name

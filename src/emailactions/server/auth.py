@@ -98,6 +98,18 @@ class Authenticator:
             self.limiter.failed(client)
             raise
 
+    @staticmethod
+    def claimed(headers: Mapping[str, str]) -> str:
+        """Who a request says it is, for the log: a user name or "api-key", never a secret."""
+        username = headers.get("x-openidm-username")
+        if username is None:
+            scheme, _, rest = (headers.get("authorization") or "").strip().partition(" ")
+            if scheme.lower() != "basic":
+                return "api-key" if scheme else "-"
+            username = _basic(rest.strip())[0] or "-"
+        # Printable and short: a name with line breaks must not forge log lines.
+        return "".join(c if c.isprintable() else "?" for c in username[:64])
+
     def _user(self, username: str | None, password: str | None) -> Principal:
         if not username or password is None:
             raise NotAuthenticated(ACCESS_DENIED)
