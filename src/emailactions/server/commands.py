@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -24,6 +25,14 @@ log = logging.getLogger("emailactions.server")
 def _fail(exc: EmailActionsError) -> None:
     click.echo(json.dumps(exc.to_dict(), indent=2, ensure_ascii=False, default=str), err=True)
     sys.exit(1)
+
+
+class _Stopped(Exception):
+    """The stop signal uvicorn re-raises once its graceful shutdown is done."""
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise _Stopped(signum)
 
 
 def _uvicorn() -> Any:
@@ -80,10 +89,16 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
             log_level="info",
         )
     )
+    # uvicorn handles SIGINT/SIGTERM itself while it runs, then re-raises the
+    # signal; by then the shutdown was clean, so it ends here with status 0.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run()
+    except _Stopped:
+        pass
     finally:
-        state._host = None  # closed by the app's shutdown
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if not server.started:
         sys.exit(1)
 

@@ -1,0 +1,167 @@
+"""``emailactions serve`` as a real process: it answers, and on SIGTERM lets
+in-flight sends finish and leaves submitted mail in the outbox; plus the
+credential helpers and the server extra being optional."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from emailactions.server.passwords import key_digest, parse_hash
+from smtp_server import SMTPServer, free_port
+
+from .conftest import ADMIN_HASH, IDM_AUTH
+
+SEND = {"from": "openidm@example.com", "to": "your_email@example.com", "subject": "Test", "body": "Test"}
+
+
+def run_cli(*args: str, input: str | None = None, code: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": ""}
+    env.pop("EMAILACTIONS_CONFIG", None)
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "emailactions", *args]
+    return subprocess.run(command, capture_output=True, text=True, input=input, env=env, timeout=60)
+
+
+def write_config(folder: Path, smtp_port: int, port: int) -> Path:
+    path = folder / "emailactions.toml"
+    path.write_text(f"""
+[email]
+from = "openidm@example.com"
+[transports.default]
+backend = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+timeout = 10
+[outbox]
+path = "outbox.sqlite3"
+[rate_limits]
+enabled = false
+[server]
+port = {port}
+shutdown_timeout = 20
+[server.users.openidm-admin]
+password = "{ADMIN_HASH}"
+permissions = ["*"]
+""")
+    return path
+
+
+class Serve:
+    """``emailactions serve --config FILE`` in a child process."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": ""}
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "emailactions", "serve", "--config", str(config)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(self.url + "/openidm/info/ping", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError(f"serve did not start: {self.proc.communicate()[1]}")
+            time.sleep(0.05)
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit status and the log."""
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+def test_serve_finishes_in_flight_sends_on_sigterm(tmp_path, smtp):
+    port = free_port()
+    smtp.handler.stall = lambda received: 1.5  # the relay takes its time over DATA
+    serve = Serve(write_config(tmp_path, smtp.port, port), port)
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(
+        httpx.post(serve.url + "/openidm/external/email?_action=send", headers=IDM_AUTH, json=SEND, timeout=30)))
+    request.start()
+    time.sleep(0.7)  # the send is now waiting on the relay
+    status, log = serve.stop()
+    request.join(30)
+    assert answers and answers[0].status_code == 200, log
+    assert answers[0].json()["message"] == "Email sent"
+    assert len(smtp.messages) == 1
+    assert status == 0, log
+    assert "caller=openidm-admin" in log and "-> 200 ok" in log
+    assert '"body"' not in log and "X-OpenIDM-Password" not in log
+
+
+def test_submitted_mail_stays_in_the_outbox_across_a_stop(tmp_path):
+    port, smtp_port = free_port(), free_port()  # nothing listens on smtp_port yet: the relay is down
+    config = write_config(tmp_path, smtp_port, port)
+    serve = Serve(config, port)
+    submitted = httpx.post(serve.url + "/openidm/external/email?_action=send&waitForCompletion=false", headers=IDM_AUTH, json=SEND)
+    assert submitted.json()["message"] == "Email submitted"
+    status, log = serve.stop()
+    assert status == 0, log
+
+    listed = json.loads(run_cli("--config", str(config), "outbox", "list").stdout)
+    [entry] = listed["entries"]
+    assert entry["id"] == submitted.json()["outboxId"] and entry["state"] in ("queued", "retrying")
+
+    relay = SMTPServer()
+    relay.port = smtp_port
+    relay.controller.port = smtp_port
+    relay.start()
+    try:
+        drained = run_cli("--config", str(config), "outbox", "retry", str(entry["id"]))
+        assert drained.returncode == 0, drained.stderr
+        drained = run_cli("--config", str(config), "outbox", "drain")
+        assert drained.returncode == 0, drained.stderr
+        assert [m.message["Subject"] for m in relay.messages] == ["Test"]
+    finally:
+        relay.stop()
+
+
+def test_hash_password_and_api_key_commands():
+    hashed = run_cli("hash-password", "--stdin", input="s3cret pass\n")
+    assert hashed.returncode == 0, hashed.stderr
+    assert parse_hash(json.loads(hashed.stdout)["hash"]).verify("s3cret pass")
+    key = json.loads(run_cli("api-key").stdout)
+    assert len(key["key"]) >= 40 and key_digest(key["key"]).hex() == key["key_sha256"]
+
+
+BLOCK_SERVER_LIBS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("starlette", "uvicorn"):
+            raise ImportError(f"No module named {name!r}")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_serve_without_the_extra_names_it_and_the_rest_still_works():
+    missing = run_cli(code=BLOCK_SERVER_LIBS + "from emailactions.cli import main\nmain(['serve', '--port', '0'])")
+    assert missing.returncode == 1
+    error = json.loads(missing.stderr)
+    assert error["detail"]["kind"] == "engine_unavailable" and "emailactions[server]" in error["message"]
+    light = run_cli(code=BLOCK_SERVER_LIBS + (
+        "import emailactions, emailactions.server, emailactions.config\n"
+        "from emailactions.cli import main\n"
+        "assert 'starlette' not in sys.modules and 'uvicorn' not in sys.modules\n"
+        "main(['send', '--from', 'a@example.com', '--to', 'b@example.com', '--subject', 'hi'])"))  # fmt: skip
+    assert light.returncode == 0, light.stderr
+    assert "Email sent" in light.stdout
