@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -56,6 +60,63 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(10)
         self.socket.close()
+
+
+def write_config(folder: Path, smtp_port: int, port: int, extra: str = "") -> Path:
+    """An emailactions.toml for ``emailactions serve``: SMTP, file outbox, IDM's admin; ``extra`` appended."""
+    path = folder / "emailactions.toml"
+    path.write_text(f"""
+[email]
+from = "openidm@example.com"
+[transports.default]
+backend = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+timeout = 10
+[outbox]
+path = "outbox.sqlite3"
+[rate_limits]
+enabled = false
+[server]
+port = {port}
+shutdown_timeout = 20
+[server.users.openidm-admin]
+password = "{ADMIN_HASH}"
+permissions = ["*"]
+{extra}
+""")
+    return path
+
+
+class Serve:
+    """``emailactions serve --config FILE`` in a child process, logging to ``serve.log`` beside it."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": ""}
+        self.url = f"http://127.0.0.1:{port}"
+        # A file, not a pipe: a chatty server must never block on a full pipe.
+        self.log = config.parent / "serve.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "emailactions", "serve", "--config", str(config)],
+                                         stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(self.url + "/openidm/info/ping", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"serve did not start: {self.log.read_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit status and the log."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        return self.proc.returncode, self.log.read_text(errors="replace")
 
 
 def copy_conf(folder: Path) -> Path:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +17,7 @@ import pytest
 from emailactions.server.passwords import key_digest, parse_hash
 from smtp_server import SMTPServer, free_port
 
-from .conftest import ADMIN_HASH, IDM_AUTH
+from .conftest import IDM_AUTH, Serve, write_config
 
 SEND = {"from": "openidm@example.com", "to": "your_email@example.com", "subject": "Test", "body": "Test"}
 
@@ -29,57 +27,6 @@ def run_cli(*args: str, input: str | None = None, code: str | None = None) -> su
     env.pop("EMAILACTIONS_CONFIG", None)
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "emailactions", *args]
     return subprocess.run(command, capture_output=True, text=True, input=input, env=env, timeout=60)
-
-
-def write_config(folder: Path, smtp_port: int, port: int) -> Path:
-    path = folder / "emailactions.toml"
-    path.write_text(f"""
-[email]
-from = "openidm@example.com"
-[transports.default]
-backend = "smtp"
-host = "127.0.0.1"
-port = {smtp_port}
-timeout = 10
-[outbox]
-path = "outbox.sqlite3"
-[rate_limits]
-enabled = false
-[server]
-port = {port}
-shutdown_timeout = 20
-[server.users.openidm-admin]
-password = "{ADMIN_HASH}"
-permissions = ["*"]
-""")
-    return path
-
-
-class Serve:
-    """``emailactions serve --config FILE`` in a child process."""
-
-    def __init__(self, config: Path, port: int) -> None:
-        env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": ""}
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "emailactions", "serve", "--config", str(config)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(self.url + "/openidm/info/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"serve did not start: {self.proc.communicate()[1]}")
-            time.sleep(0.05)
-
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM, then the exit status and the log."""
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, err
 
 
 @pytest.fixture

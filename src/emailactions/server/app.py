@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from ..errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
 from .auth import Authenticator, Principal
-from .protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, public_error
+from .protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, printable, public_error
 from .settings import ServerConfig
 from .throttle import ApiLimiter
 
@@ -167,18 +167,18 @@ def _endpoint(state: ServerState, endpoint: Endpoint) -> Callable[[Request], Awa
         except EmailActionsError as exc:
             outcome = exc.kind
             if exc.code >= 500 and public_error(exc) is not exc:
-                log.error("%s %s by %s failed: %s", request.method, request.url.path, caller, exc.message)
+                log.error("%s %s by %s failed: %s", request.method, printable(request.url.path), caller, exc.message)
             response = error_response(request, exc)
         except Exception:
             # The HTTP boundary is the one place that must catch everything:
             # the client gets a bare 500, the log gets the traceback.
             outcome = "internal_error"
-            log.exception("%s %s by %s raised", request.method, request.url.path, caller)
+            log.exception("%s %s by %s raised", request.method, printable(request.url.path), caller)
             response = error_response(request, EmailActionsError("Internal error"))
         action = request.query_params.get("_action")
         log.info(
             "%s %s%s caller=%s client=%s -> %d %s (%.0f ms)",
-            request.method, request.url.path, f"?_action={action[:40]}" if action else "", caller, client,
+            printable(request.method, 16), printable(request.url.path), f"?_action={printable(action, 40)}" if action else "", caller, client,
             response.status_code, outcome, (time.perf_counter() - started) * 1000,
         )  # fmt: skip
         return response

@@ -23,6 +23,7 @@ from typing import Mapping
 
 from ..errors import NotAuthenticated, PermissionDenied
 from .passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
+from .protocol import printable
 from .settings import ANONYMOUS, ServerConfig
 from .throttle import ApiLimiter
 
@@ -108,7 +109,7 @@ class Authenticator:
                 return "api-key" if scheme else "-"
             username = _basic(rest.strip())[0] or "-"
         # Printable and short: a name with line breaks must not forge log lines.
-        return "".join(c if c.isprintable() else "?" for c in username[:64])
+        return printable(username, 64)
 
     def _user(self, username: str | None, password: str | None) -> Principal:
         if not username or password is None:

@@ -15,10 +15,13 @@ from .app import Call, Endpoint, Reply
 PATH = "/openapi.json"
 
 _STR = {"type": "string"}
+_EMAIL = {"type": "string", "format": "email"}
+_LOCALE = {"type": "string", "pattern": "^[a-z]{2}([-_][A-Z]{2})?$", "example": "fr"}
+_READ_ONLY_INT = {"type": "integer", "readOnly": True}
 _LOCALES = {"type": "object", "additionalProperties": _STR, "description": "locale -> text"}
 _ADDRESSES = {
     "description": "Comma-separated RFC 5322 addresses, or a list of strings or {address, display}",
-    "anyOf": [_STR, {"type": "array", "items": {"anyOf": [_STR, {"$ref": "#/components/schemas/Address"}]}}],
+    "anyOf": [_EMAIL, {"type": "array", "items": {"anyOf": [_EMAIL, {"$ref": "#/components/schemas/Address"}]}}],
 }
 
 
@@ -81,33 +84,33 @@ SCHEMAS: dict[str, Any] = {
         "fieldErrors": {"type": "object", "additionalProperties": {"type": "array", "items": _ref("FusionAuthError")}},
         "generalErrors": {"type": "array", "items": _ref("FusionAuthError")}}},
     "FusionAuthError": {"type": "object", "properties": {"code": _STR, "message": _STR, "data": {"type": "object"}}},
-    "Address": {"type": "object", "required": ["address"], "properties": {"address": _STR, "display": _STR}},
+    "Address": {"type": "object", "required": ["address"], "properties": {"address": _EMAIL, "display": _STR}},
     "SendParams": {"type": "object", "description": "IDM's send params (plus text/html, attachments, ...)", "properties": {
-        "from": _STR, "to": _ADDRESSES, "cc": _ADDRESSES, "bcc": _ADDRESSES, "subject": _STR, "body": _STR,
-        "type": {"type": "string", "enum": ["text/plain", "text/html", "text/xml"]}, "_locale": _STR}},
+        "from": _EMAIL, "to": _ADDRESSES, "cc": _ADDRESSES, "bcc": _ADDRESSES, "subject": _STR, "body": _STR,
+        "type": {"type": "string", "enum": ["text/plain", "text/html", "text/xml"]}, "_locale": _LOCALE}},
     "SendTemplateParams": {"type": "object", "required": ["templateName"], "properties": {
-        "templateName": _STR, "to": _ADDRESSES, "cc": _ADDRESSES, "bcc": _ADDRESSES, "from": _STR,
-        "object": {"type": "object"}, "_locale": _STR, "sendSeparately": {"type": "boolean"}}},
+        "templateName": _STR, "to": _ADDRESSES, "cc": _ADDRESSES, "bcc": _ADDRESSES, "from": _EMAIL,
+        "object": {"type": "object"}, "_locale": _LOCALE, "sendSeparately": {"type": "boolean"}}},
     "PreviewParams": {"type": "object", "properties": {
-        "templateName": _STR, "template": {"type": "object"}, "object": {"type": "object"}, "_locale": _STR}},
+        "templateName": _STR, "template": {"type": "object"}, "object": {"type": "object"}, "_locale": _LOCALE}},
     "ActionResult": {"type": "object", "required": ["status", "message"], "properties": {
         "status": {"type": "string", "example": "OK"}, "message": {"type": "string", "example": "Email sent"}}},
     "IdmTemplate": {"type": "object", "description": "IDM's emailTemplate-<name>.json", "properties": {
         "_id": _STR, "enabled": {"type": "boolean"}, "from": _STR, "subject": _LOCALES, "message": _LOCALES,
         "mimeType": {"type": "string", "enum": ["text/html", "text/plain"]}, "defaultLocale": _STR}},
     "EmailTemplate": {"type": "object", "description": "Native (FusionAuth) template form", "properties": {
-        "id": _STR, "name": _STR, "enabled": {"type": "boolean"}, "engine": {"type": "string", "enum": ["handlebars", "jinja2"]},
-        "fromEmail": _STR, "defaultLocale": {"type": "string", "nullable": True},
+        "id": {"type": "string", "readOnly": True}, "name": _STR, "enabled": {"type": "boolean"},
+        "engine": {"type": "string", "enum": ["handlebars", "jinja2"]}, "fromEmail": _EMAIL, "defaultLocale": {**_LOCALE, "nullable": True},
         "defaultSubject": _STR, "localizedSubjects": _LOCALES, "defaultHtmlTemplate": _STR, "localizedHtmlTemplates": _LOCALES,
         "defaultTextTemplate": _STR, "localizedTextTemplates": _LOCALES, "defaultFromName": _STR, "localizedFromNames": _LOCALES,
-        "insertInstant": {"type": "integer"}, "lastUpdateInstant": {"type": "integer"}}},
+        "insertInstant": _READ_ONLY_INT, "lastUpdateInstant": _READ_ONLY_INT}},
     "Search": {"type": "object", "properties": {
         "name": _STR, "numberOfResults": {"type": "integer", "minimum": 1, "maximum": 1000},
         "startRow": {"type": "integer", "minimum": 0}, "orderBy": {"type": "string", "example": "name ASC"}}},
     "SendRequest": {"type": "object", "required": ["toAddresses"], "properties": {
         "toAddresses": {"type": "array", "minItems": 1, "items": _ref("Address")},
-        "ccAddresses": {"type": "array", "items": _STR}, "bccAddresses": {"type": "array", "items": _STR},
-        "requestData": {"type": "object"}, "preferredLanguages": {"type": "array", "items": _STR}}},
+        "ccAddresses": {"type": "array", "items": _EMAIL}, "bccAddresses": {"type": "array", "items": _EMAIL},
+        "requestData": {"type": "object"}, "preferredLanguages": {"type": "array", "items": _LOCALE}}},
     "SendResponse": {"type": "object", "properties": {
         "anonymousResults": {"type": "object", "additionalProperties": {"type": "object", "properties": {
             "parseErrors": {"type": "object"}, "renderErrors": {"type": "object"}, "error": _ref("IdmError")}}},
@@ -115,8 +118,12 @@ SCHEMAS: dict[str, Any] = {
         "messages": {"type": "array", "items": {"type": "object"}}}},
 }  # fmt: skip
 
+#: IDM refuses every verb but ``action`` on the email service.
+_REFUSED = {"summary": "Refused: the email service only takes actions (403)", "parameters": _IDM_HEADERS,
+            "responses": _errors("idm", 401, 403, 429)}  # fmt: skip
+
 PATHS: dict[str, Any] = {
-    "/openidm/external/email": {"post": _idm_op(
+    "/openidm/external/email": {**{m: _REFUSED for m in ("get", "put", "patch", "delete")}, "post": _idm_op(
         "Run an external/email action (IDM)", {"200": _json(_ref("ActionResult"))},
         params=[{"name": "_action", "in": "query", "required": True, "schema": {"type": "string", "enum": ["send", "sendTemplate", "preview"]}},
                 _WAIT, {"name": "Accept-Language", "in": "header", "required": False, "schema": _STR}],

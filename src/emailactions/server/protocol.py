@@ -22,6 +22,11 @@ _VERSION = re.compile(r"\s*(protocol|resource)\s*=\s*(\d+)(?:\.(\d+))?\s*")
 _JSON_TYPE = re.compile(r"application/(?:[\w.-]+\+)?json")
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """Text from a request made safe for one log line: no line breaks or control characters."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
+
+
 def check_media_type(content_type: str | None) -> None:
     """415 unless the body is declared JSON in UTF-8."""
     if not content_type:
