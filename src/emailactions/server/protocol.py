@@ -73,7 +73,7 @@ def json_object(value: Any, param: str = "body") -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidParams(f"The request body must be a JSON object" if param == "body" else f"Parameter {param!r} must be an object", param=param)
+        raise InvalidParams("The request body must be a JSON object" if param == "body" else f"Parameter {param!r} must be an object", param=param)
     return value
 
 
