@@ -288,7 +288,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         source=source,
         outbox=_outbox(data.get("outbox", {}), base),
         rate_limits=_rate_limits(data.get("rate_limits", {})),
-        server=parse_server(data.get("server", {})),
+        server=parse_server(data.get("server", {}), base=base),
     )
 
 
@@ -390,7 +390,7 @@ def _server_file(path: Path) -> ServerConfig:
         return ServerConfig()
     data = _read_toml(path)
     _unknown(data, {"server"}, "")
-    return parse_server(data.get("server", {}))
+    return parse_server(data.get("server", {}), base=path.parent)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

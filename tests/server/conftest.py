@@ -91,9 +91,9 @@ permissions = ["*"]
 class Serve:
     """``emailactions serve --config FILE`` in a child process, logging to ``serve.log`` beside it."""
 
-    def __init__(self, config: Path, port: int) -> None:
+    def __init__(self, config: Path, port: int, *, verify: Any = True) -> None:
         env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": ""}
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if verify is not True else 'http'}://127.0.0.1:{port}"
         # A file, not a pipe: a chatty server must never block on a full pipe.
         self.log = config.parent / "serve.log"
         with open(self.log, "wb") as out:
@@ -102,7 +102,7 @@ class Serve:
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(self.url + "/openidm/info/ping", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/openidm/info/ping", timeout=1, verify=verify).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -68,6 +68,9 @@ def test_bad_hashes_are_refused(text):
         ({"port": 70000}, "server.port"),
         ({"max_body_bytes": True}, "server.max_body_bytes"),
         ({"anonymous": ["send", "nope"]}, "server.anonymous"),
+        ({"tls_cert": "cert.pem"}, "server.tls_cert"),
+        ({"tls_cert": "/no/such/cert.pem", "tls_key": "/no/such/key.pem"}, "server.tls_cert"),
+        ({"trusted_proxies": "10.0.0.1"}, "server.trusted_proxies"),
     ],
 )
 def test_server_config_errors_name_the_key(section, key):

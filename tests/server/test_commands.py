@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -82,6 +83,26 @@ def test_submitted_mail_stays_in_the_outbox_across_a_stop(tmp_path):
     finally:
         host.close()
         relay.stop()
+
+
+def test_serve_https_with_tls_cert_and_key(tmp_path, ca, smtp):
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    port = free_port()
+    config = write_config(tmp_path, smtp.port, port)
+    # Relative to the config file's folder, inside the [server] table.
+    config.write_text(config.read_text().replace("shutdown_timeout = 20\n", 'shutdown_timeout = 20\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n'))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    serve = Serve(config, port, verify=context)
+    try:
+        response = httpx.post(serve.url + "/openidm/external/email?_action=send", headers=IDM_AUTH, json=SEND, verify=context)
+        assert response.status_code == 200 and response.json()["message"] == "Email sent"
+    finally:
+        status, log = serve.stop()
+    assert status == 0, log
+    assert len(smtp.messages) == 1
 
 
 def test_hash_password_and_api_key_commands():

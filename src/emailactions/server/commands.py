@@ -74,6 +74,8 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if host.config.outbox.path is None:
         log.warning("no [outbox] path: mail submitted with waitForCompletion=false is lost if the server stops before sending it")
+    if settings.tls_cert is None and (bind or settings.host) not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving plain HTTP on %s: passwords and API keys cross the network in clear; set [server] tls_cert/tls_key or use a TLS proxy", bind or settings.host)
     if not settings.users and not settings.api_keys and not settings.anonymous:
         log.warning("no [server] users, api_keys or anonymous permissions: every request will be refused (401)")
     app = create_app(host, close_host=True)
@@ -87,6 +89,11 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
             server_header=False,
             timeout_graceful_shutdown=settings.shutdown_timeout,
             log_level="info",
+            # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; only named proxies here.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
         )
     )
     # uvicorn handles SIGINT/SIGTERM itself while it runs, then re-raises the

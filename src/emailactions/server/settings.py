@@ -9,6 +9,7 @@ No web framework is imported: ``import emailactions`` stays light.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
@@ -88,15 +89,22 @@ class ServerConfig:
     users: Mapping[str, User] = field(default_factory=dict)
     api_keys: Mapping[str, ApiKey] = field(default_factory=dict)
     rate_limits: ApiRateLimits = field(default_factory=ApiRateLimits)
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none by
+    #: default: otherwise any local client could pick its own address for the limits).
+    trusted_proxies: tuple[str, ...] = ()
+    #: PEM certificate chain and key: serve HTTPS (both or neither).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
-def parse_server(data: Any, prefix: str = "server") -> ServerConfig:
+def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
     """The ``[server]`` table (see ``docs/server.md``), checked key by key."""
     # config.py imports this module; its helpers are imported here, late, to avoid a cycle.
     from ..config import _count, _limit_string, _seconds, _typed, _unknown
 
     _typed(data, Mapping, prefix)
-    _unknown(data, {"host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys", "rate_limits"}, f"{prefix}.")
+    _unknown(data, {"host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
+                   "rate_limits", "trusted_proxies", "tls_cert", "tls_key"}, f"{prefix}.")  # fmt: skip
     roles: dict[str, set[str]] = {}
     for name, perms in _typed(data.get("roles", {}), Mapping, f"{prefix}.roles").items():
         roles[name] = _permissions(perms, f"{prefix}.roles.{name}")
@@ -156,6 +164,19 @@ def parse_server(data: Any, prefix: str = "server") -> ServerConfig:
         rkey = f"{prefix}.rate_limits.{name}"
         rates[name] = _typed(value, bool, rkey) if name == "enabled" else _limit_string(value, rkey)
     values["rate_limits"] = ApiRateLimits(**rates)
+    proxies = _typed(data.get("trusted_proxies", []), list, f"{prefix}.trusted_proxies")
+    if not all(isinstance(p, str) and p for p in proxies):
+        raise ConfigError(f"Config key '{prefix}.trusted_proxies' must be a list of addresses", key=f"{prefix}.trusted_proxies")
+    values["trusted_proxies"] = tuple(proxies)
+    if ("tls_cert" in data) != ("tls_key" in data):
+        raise ConfigError(f"Config keys '{prefix}.tls_cert' and '{prefix}.tls_key' go together", key=f"{prefix}.tls_cert")
+    for name in ("tls_cert", "tls_key"):
+        if name in data:
+            path = Path(_typed(data[name], str, f"{prefix}.{name}"))
+            path = base / path if base is not None and not path.is_absolute() else path
+            if not path.is_file():
+                raise ConfigError(f"Config key '{prefix}.{name}': no such file {str(path)!r}", key=f"{prefix}.{name}")
+            values[name] = path
     return ServerConfig(**values)
 
 
