@@ -101,6 +101,9 @@ def test_field_errors(client):
     assert error["code"] == "[render_error]emailTemplate.defaultSubject" and "does not compile" in error["message"]
     unwrapped = client.post("/api/email/template", headers=FA_AUTH, json={"defaultSubject": "x"})
     assert unwrapped.status_code == 400 and "defaultSubject" in unwrapped.json()["fieldErrors"]
+    # Found by the fuzzer: a non-string id in the body used to reach the header checks (500).
+    odd_id = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": {"id": [None, None], "defaultSubject": "x"}})
+    assert odd_id.status_code == 400 and list(odd_id.json()["fieldErrors"]) == ["emailTemplate.id"]
     order = client.get("/api/email/template/search", headers=FA_AUTH, params={"orderBy": "color ASC"})
     assert order.status_code == 400 and "search.orderBy" in order.json()["fieldErrors"]
 
