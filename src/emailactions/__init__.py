@@ -11,8 +11,11 @@ from .errors import (
     EngineUnavailable,
     ForbiddenOperation,
     InvalidParams,
+    MethodNotAllowed,
+    NotAuthenticated,
     OutboxEntryNotFound,
     OutboxError,
+    PermissionDenied,
     PluginError,
     RateLimited,
     RecipientsRefused,
@@ -29,6 +32,7 @@ from .errors import (
     UnknownDestination,
     UnknownResource,
     UnknownTransport,
+    UnsupportedMediaType,
 )
 from .hookspecs import hookimpl
 from .engines.base import TemplateEngine
@@ -53,8 +57,11 @@ __all__ = [
     "ForbiddenOperation",
     "InvalidParams",
     "Message",
+    "MethodNotAllowed",
+    "NotAuthenticated",
     "OutboxEntryNotFound",
     "OutboxError",
+    "PermissionDenied",
     "PluginError",
     "RateLimited",
     "RecipientsRefused",
@@ -73,6 +80,7 @@ __all__ = [
     "UnknownDestination",
     "UnknownResource",
     "UnknownTransport",
+    "UnsupportedMediaType",
     "action",
     "hookimpl",
 ]

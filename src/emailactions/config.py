@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 from .request import Limits
+from .server.settings import ServerConfig, parse_server
 
 #: Keys of IDM's ``external.email.json``.
 IDM_KEYS = {
@@ -24,6 +25,9 @@ IDM_KEYS = {
 _IDM_DEFAULT_TIMEOUT_MS = 300_000
 #: Outbox file when the config names none (IDM conf folders cannot name one).
 OUTBOX_ENV = "EMAILACTIONS_OUTBOX"
+#: In an IDM conf folder, the ``[server]`` settings of ``emailactions serve``
+#: (IDM keeps its users elsewhere; this file holds only a ``[server]`` table).
+SERVER_FILE = "emailactions-server.toml"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class Config:
     source: str = "defaults"
     outbox: OutboxConfig = field(default_factory=lambda: OutboxConfig(path=_env_outbox()))
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    #: ``emailactions serve``: listen address, credentials, API limits.
+    server: ServerConfig = field(default_factory=ServerConfig)
 
     def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
         """(backend, options) for a transport alias."""
@@ -252,9 +258,10 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
         [outbox]              path, workers, max_attempts, max_age, backoff, ...
         [rate_limits]         recipient, sender, template, global, on_limit, ...
+        [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
     """
     _typed(data, Mapping, "config")
-    _unknown(data, {"email", "transports", "groups", "outbox", "rate_limits"}, "")
+    _unknown(data, {"email", "transports", "groups", "outbox", "rate_limits", "server"}, "")
     email = data.get("email", {})
     _typed(email, Mapping, "email")
     _unknown(email, {"from", "transport", "limits", "conf", "templates", "default_locale"}, "email.")
@@ -291,6 +298,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         source=source,
         outbox=_outbox(data.get("outbox", {}), base),
         rate_limits=_rate_limits(data.get("rate_limits", {})),
+        server=parse_server(data.get("server", {}), base=base),
     )
 
 
@@ -372,8 +380,9 @@ def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") ->
 def load_idm_conf(conf_dir: Path) -> Config:
     """An IDM ``conf/`` folder: ``external.email.json`` plus templates beside it."""
     path = conf_dir / "external.email.json"
+    server = _server_file(conf_dir / SERVER_FILE)
     if not path.is_file():
-        return Config(conf_dir=conf_dir, source=str(conf_dir))
+        return Config(conf_dir=conf_dir, source=str(conf_dir), server=server)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -382,20 +391,32 @@ def load_idm_conf(conf_dir: Path) -> Config:
     sender = data.get("from") or None
     if sender is not None:
         _typed(sender, str, "from")
-    return Config(sender=sender, transports={"default": options}, conf_dir=conf_dir, source=str(path))
+    return Config(sender=sender, transports={"default": options}, conf_dir=conf_dir, source=str(path), server=server)
 
 
-def load_toml(path: Path) -> Config:
-    """A native ``emailactions.toml`` file."""
+def _server_file(path: Path) -> ServerConfig:
+    """``emailactions-server.toml`` beside IDM's files, if there is one."""
+    if not path.is_file():
+        return ServerConfig()
+    data = _read_toml(path)
+    _unknown(data, {"server"}, "")
+    return parse_server(data.get("server", {}), base=path.parent)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc}", key=str(path)) from exc
-    return from_mapping(data, source=str(path), base=path.parent)
+
+
+def load_toml(path: Path) -> Config:
+    """A native ``emailactions.toml`` file."""
+    return from_mapping(_read_toml(path), source=str(path), base=path.parent)
 
 
 def load_config(config: Config | Mapping[str, Any] | str | os.PathLike[str] | None) -> Config:

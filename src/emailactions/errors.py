@@ -14,7 +14,11 @@
     │   ├── UnknownAction             400  unknown_action
     │   ├── ForbiddenOperation        403  forbidden
     │   ├── InvalidParams             400  invalid_params
-    │   └── TooLarge                  413  too_large
+    │   ├── TooLarge                  413  too_large
+    │   ├── NotAuthenticated          401  unauthorized
+    │   ├── PermissionDenied          403  permission_denied
+    │   ├── MethodNotAllowed          405  method_not_allowed
+    │   └── UnsupportedMediaType      415  unsupported_media_type
     ├── RateLimited                   429  rate_limited
     ├── OutboxError                   500  outbox_error
     │   └── OutboxEntryNotFound       404  outbox_entry_not_found
@@ -43,7 +47,7 @@ from typing import Any
 # The reason phrases IDM puts beside each code (http.HTTPStatus, without
 # importing the http package on every start).
 _REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
     413: "Request Entity Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
     500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
     503: "Service Unavailable", 504: "Gateway Timeout",
@@ -63,6 +67,10 @@ __all__ = [
     "ForbiddenOperation",
     "InvalidParams",
     "TooLarge",
+    "NotAuthenticated",
+    "PermissionDenied",
+    "MethodNotAllowed",
+    "UnsupportedMediaType",
     "RateLimited",
     "OutboxError",
     "OutboxEntryNotFound",
@@ -193,6 +201,34 @@ class TooLarge(ActionError):
 
     code = 413
     kind = "too_large"
+
+
+class NotAuthenticated(ActionError):
+    """A REST request without valid credentials (``emailactions serve``)."""
+
+    code = 401
+    kind = "unauthorized"
+
+
+class PermissionDenied(ActionError):
+    """Valid credentials that lack the ``permission`` the request needs."""
+
+    code = 403
+    kind = "permission_denied"
+
+
+class MethodNotAllowed(ActionError):
+    """An HTTP method the REST route does not offer."""
+
+    code = 405
+    kind = "method_not_allowed"
+
+
+class UnsupportedMediaType(ActionError):
+    """A REST request body that is not ``application/json``."""
+
+    code = 415
+    kind = "unsupported_media_type"
 
 
 class RateLimited(EmailActionsError):

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.engines.handlebars",
     "emailactions.engines.jinja",
     "emailactions.templates_cli",
+    "emailactions.server.commands",
     "emailactions.transports.console",
     "emailactions.transports.file",
     "emailactions.transports.memory",

@@ -15,7 +15,7 @@ from .addresses import check_header_text
 from .engines.base import TemplateEngine, plain_data
 from .errors import InvalidParams, PluginError, RenderError, TemplateError
 from .locales import candidates
-from .templates import FolderStore, Localized, MemoryStore, Template, TemplateStore, from_dict
+from .templates import FolderStore, Localized, MemoryStore, Template, TemplateStore, check_id, from_dict
 
 #: Parts an engine renders, and whether their output is HTML (escaped).
 PARTS = (("subject", False), ("html", True), ("text", False))
@@ -89,7 +89,8 @@ class Templates:
         import uuid
 
         template_id = template_id or (data.get("id") if isinstance(data, Mapping) else None) or str(uuid.uuid4())
-        return self.store.create(self.check(from_dict(data, template_id)))
+        # The id may come from the data itself: checked before anything uses it.
+        return self.store.create(self.check(from_dict(data, check_id(template_id))))
 
     def update(self, template_id: str, data: Mapping[str, Any], *, merge: bool = False) -> Template:
         """Replace or merge; the result must compile before it is stored."""

@@ -1,0 +1,302 @@
+"""FusionAuth-style routes: ``/api/email/template`` CRUD, search, preview, and send.
+
+Bodies wrap a template as ``{"emailTemplate": {...}}`` in the native format
+(FusionAuth's key names); errors are ``{"fieldErrors", "generalErrors"}``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
+
+from ..addresses import parse_address, parse_address_list
+from ..errors import EmailActionsError, InvalidParams, RenderError, TemplateDisabled
+from ..locales import normalize
+from ..templates import Template
+from .app import Call, Endpoint, Reply
+from .protocol import json_object, only_params, query_bool, query_int
+
+EMAIL = "external/email"
+#: FusionAuth's ``orderBy`` fields -> the store's.
+ORDER_FIELDS = {"name": "name", "id": "id", "insertInstant": "created"}
+#: Preview error keys: our part names -> FusionAuth's template fields.
+PART_FIELDS = {
+    "subject": "emailTemplate.defaultSubject",
+    "html": "emailTemplate.defaultHtmlTemplate",
+    "text": "emailTemplate.defaultTextTemplate",
+    "from": "emailTemplate.fromEmail",
+}
+SEND_KEYS = {"toAddresses", "ccAddresses", "bccAddresses", "requestData", "preferredLanguages", "userIds"}
+
+
+#: The preview action's param names -> the preview body's field names.
+PREVIEW_FIELDS = {"_locale": "locale", "object": "requestData", "templateName": "emailTemplateId", "template": "emailTemplate"}
+
+
+@contextmanager
+def _field(prefix: str, renames: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Name a bad param as FusionAuth does: ``emailTemplate.defaultSubject``."""
+    try:
+        yield
+    except RenderError as exc:
+        # A template that does not compile is a field error on the part's field.
+        part = exc.detail.get("part")
+        if part in PART_FIELDS and "param" not in exc.detail:
+            exc.detail["param"] = PART_FIELDS[part]
+        raise
+    except InvalidParams as exc:
+        param = exc.detail.get("param")
+        if param and renames and param in renames:
+            exc.detail["param"] = renames[param]
+        elif param and not str(param).startswith(prefix):
+            exc.detail["param"] = f"{prefix}.{param}"
+        raise
+
+
+def _wrapped(body: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+    """The object under ``key`` in ``{"key": {...}}``; other top-level keys refused."""
+    data = json_object(body)
+    only = sorted(set(data) - allowed)
+    if only:
+        raise InvalidParams(f"Unknown field {only[0][:80]!r}", param=only[0][:80])
+    if key not in data:
+        raise InvalidParams(f"Field {key!r} is required", param=key)
+    return json_object(data[key], key)
+
+
+def _template(template: Template) -> dict[str, Any]:
+    return template.to_dict()
+
+
+async def list_all(call: Call) -> Reply:
+    """``GET /api/email/template``: every template, by name."""
+    call.require("templates:read")
+    only_params(call.query, set())
+    templates = await call.run(call.host.templates.store.all)
+    templates.sort(key=lambda t: (t.name.casefold(), t.id))
+    return Reply(200, {"emailTemplates": [_template(t) for t in templates]})
+
+
+async def retrieve(call: Call) -> Reply:
+    """``GET /api/email/template/{id}``."""
+    call.require("templates:read")
+    only_params(call.query, set())
+    template = await call.run(call.host.templates.store.get, call.path_params["id"])
+    return Reply(200, {"emailTemplate": _template(template)})
+
+
+async def create(call: Call) -> Reply:
+    """``POST /api/email/template[/{id}]``: the id from the path, the body, or generated."""
+    call.require("templates:write")
+    only_params(call.query, set())
+    data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
+    with _field("emailTemplate"):
+        template = await call.run(call.host.templates.create, data, call.path_params.get("id"))
+    return Reply(200, {"emailTemplate": _template(template)})
+
+
+async def replace(call: Call) -> Reply:
+    """``PUT /api/email/template/{id}``: replace the whole template."""
+    return await _update(call, merge=False)
+
+
+async def patch(call: Call) -> Reply:
+    """``PATCH /api/email/template/{id}``: merge (RFC 7396: ``null`` removes a key)."""
+    return await _update(call, merge=True)
+
+
+async def _update(call: Call, *, merge: bool) -> Reply:
+    call.require("templates:write")
+    only_params(call.query, set())
+    data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
+    with _field("emailTemplate"):
+        template = await call.run(call.host.templates.update, call.path_params["id"], data, merge=merge)
+    return Reply(200, {"emailTemplate": _template(template)})
+
+
+async def delete(call: Call) -> Reply:
+    """``DELETE /api/email/template/{id}``: 200 with no body, as FusionAuth."""
+    call.require("templates:write")
+    only_params(call.query, set())
+    await call.run(call.host.templates.store.delete, call.path_params["id"])
+    return Reply(200)
+
+
+async def search_get(call: Call) -> Reply:
+    """``GET /api/email/template/search?name=&numberOfResults=&startRow=&orderBy=``."""
+    call.require("templates:read")
+    only_params(call.query, {"name", "numberOfResults", "startRow", "orderBy"})
+    criteria = {k: call.query[k] for k in ("name", "orderBy") if k in call.query}
+    criteria["numberOfResults"] = query_int(call.query.get("numberOfResults"), "numberOfResults", 25, minimum=1, maximum=1000)
+    criteria["startRow"] = query_int(call.query.get("startRow"), "startRow", 0)
+    return await _search(call, criteria)
+
+
+async def search_post(call: Call) -> Reply:
+    """``POST /api/email/template/search`` with ``{"search": {...}}``."""
+    call.require("templates:read")
+    only_params(call.query, set())
+    criteria = _wrapped(await call.body(), "search", {"search"})
+    return await _search(call, criteria)
+
+
+async def _search(call: Call, criteria: Mapping[str, Any]) -> Reply:
+    with _field("search"):
+        only = sorted(set(criteria) - {"name", "numberOfResults", "startRow", "orderBy"})
+        if only:
+            raise InvalidParams(f"Unknown search field {only[0][:80]!r}", param=only[0][:80])
+        order_by, descending = _order(criteria.get("orderBy"))
+        page = await call.run(
+            call.host.templates.store.search, criteria.get("name"),
+            page_size=criteria.get("numberOfResults", 25), start_row=criteria.get("startRow", 0),
+            order_by=order_by, descending=descending,
+        )  # fmt: skip
+    return Reply(200, {"emailTemplates": [_template(t) for t in page["templates"]], "total": page["total"]})
+
+
+def _order(value: Any) -> tuple[str, bool]:
+    """FusionAuth's ``orderBy``: ``"name ASC"``, ``"insertInstant DESC"``, ..."""
+    if value is None:
+        return "name", False
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidParams("Parameter 'orderBy' must be a string like 'name ASC'", param="orderBy")
+    name, _, direction = value.strip().partition(" ")
+    direction = direction.strip().upper() or "ASC"
+    if name not in ORDER_FIELDS or direction not in ("ASC", "DESC"):
+        raise InvalidParams(f"Parameter 'orderBy' must be one of {', '.join(ORDER_FIELDS)} then ASC or DESC", param="orderBy")
+    return ORDER_FIELDS[name], direction == "DESC"
+
+
+async def preview(call: Call) -> Reply:
+    """``POST /api/email/template/preview``: render an inline (or stored) template.
+
+    Body: ``emailTemplate`` (or our ``emailTemplateId``), ``locale``, and
+    ``requestData`` (the ``object`` the template sees).
+    """
+    call.require("preview")
+    only_params(call.query, set())
+    body = json_object(await call.body())
+    only = sorted(set(body) - {"emailTemplate", "emailTemplateId", "locale", "requestData"})
+    if only:
+        raise InvalidParams(f"Unknown field {only[0][:80]!r}", param=only[0][:80])
+    if ("emailTemplate" in body) == ("emailTemplateId" in body):
+        raise InvalidParams("Give exactly one of 'emailTemplate' or 'emailTemplateId'", param="emailTemplate")
+    params: dict[str, Any] = {}
+    if "emailTemplate" in body:
+        params["template"] = json_object(body["emailTemplate"], "emailTemplate")
+    else:
+        params["templateName"] = body["emailTemplateId"]
+    if body.get("locale") is not None:
+        params["_locale"] = body["locale"]
+    if body.get("requestData") is not None:
+        params["object"] = body["requestData"]
+    with _field("emailTemplate", PREVIEW_FIELDS):
+        result = await call.run(call.host.action, EMAIL, "preview", params, caller=call.principal.name)
+    email: dict[str, Any] = {"subject": result["subject"], "html": result["html"], "text": result["text"], "from": None}
+    if result["from"]:
+        email["from"] = parse_address(result["from"], "from").to_dict()
+    out: dict[str, Any] = {"email": email, "locale": result["locale"], "missing": result["missing"]}
+    if result["errors"]:
+        out["errors"] = {"fieldErrors": {
+            PART_FIELDS.get(part, f"emailTemplate.{part}"): [{"code": f"[invalidTemplate]{PART_FIELDS.get(part, part)}", "message": error["message"]}]
+            for part, error in result["errors"].items()
+        }}  # fmt: skip
+    return Reply(200, out)
+
+
+async def send(call: Call) -> Reply:
+    """``POST /api/email/send/{id}``: one message per ``toAddresses`` entry (202).
+
+    Addresses, languages and the template are checked first (400/404, nothing
+    sent). Then each recipient's message is rendered and submitted to the
+    outbox (``waitForCompletion=true`` sends it now); a recipient whose
+    message fails is reported under ``anonymousResults`` with
+    ``parseErrors`` (the template does not compile), ``renderErrors`` (it
+    failed for this data) or ``error`` (rate limit, relay), by part.
+    """
+    call.require("sendTemplate")
+    only_params(call.query, {"waitForCompletion"})
+    wait = query_bool(call.query.get("waitForCompletion"), "waitForCompletion", False)
+    body = json_object(await call.body())
+    only = sorted(set(body) - SEND_KEYS)
+    if only:
+        raise InvalidParams(f"Unknown field {only[0][:80]!r}", param=only[0][:80])
+    if body.get("userIds"):
+        raise InvalidParams("Field 'userIds' is not supported: this server has no user store; use toAddresses", param="userIds")
+    to = body.get("toAddresses")
+    if not isinstance(to, list) or not to:
+        raise InvalidParams("Field 'toAddresses' is required: a list of {address, display}", param="toAddresses")
+    recipients = [parse_address(item, f"toAddresses[{i}]").to_dict() for i, item in enumerate(to)]
+    cc = [a.to_dict() for a in parse_address_list(_strings(body, "ccAddresses"), "ccAddresses")]
+    bcc = [a.to_dict() for a in parse_address_list(_strings(body, "bccAddresses"), "bccAddresses")]
+    languages = _strings(body, "preferredLanguages") or []
+    for i, language in enumerate(languages):
+        normalize(language, f"preferredLanguages[{i}]")
+    accept_language = ", ".join(language.replace("_", "-") for language in languages) or None
+    data = body.get("requestData")
+    if data is not None and not isinstance(data, dict):
+        raise InvalidParams("Field 'requestData' must be an object", param="requestData")
+    template_id = call.path_params["id"]
+
+    def run() -> dict[str, Any]:
+        templates = call.host.templates
+        template = templates.store.get(template_id)
+        if not template.enabled:
+            raise TemplateDisabled(f"Email template {template.id!r} is disabled", template=template.id)
+        try:
+            templates.check(template)
+            broken: dict[str, str] = {}
+        except RenderError as exc:
+            broken = {str(exc.detail.get("part", "template")): exc.message}
+        failures: dict[str, Any] = {}
+        messages = []
+        for recipient in recipients:
+            address = recipient["address"]
+            if broken:
+                failures[address] = {"parseErrors": broken, "renderErrors": {}}
+                continue
+            params = {"templateName": template_id, "to": [recipient], "cc": cc, "bcc": bcc, "object": data or {}}
+            try:
+                result = call.host.action(EMAIL, "sendTemplate", params, accept_language=accept_language,
+                                          wait_for_completion=wait, caller=call.principal.name)  # fmt: skip
+            except RenderError as exc:
+                failures[address] = {"parseErrors": {}, "renderErrors": {str(exc.detail.get("part", "template")): exc.message}}
+                continue
+            except EmailActionsError as exc:
+                failures[address] = {"parseErrors": {}, "renderErrors": {}, "error": exc.to_dict()}
+                continue
+            messages.append({
+                "address": address, "status": "submitted" if result["message"] == "Email submitted" else "sent",
+                **{k: result[k] for k in ("messageId", "outboxId", "locale") if result.get(k) is not None},
+            })  # fmt: skip
+        return {
+            "anonymousResults": failures, "results": {},
+            "count": len(recipients), "sent": len(messages), "failed": len(failures), "messages": messages,
+        }  # fmt: skip
+
+    return Reply(202, await call.run(run))
+
+
+def _strings(body: Mapping[str, Any], key: str) -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParams(f"Field {key!r} must be a list of strings", param=key)
+    return value
+
+
+ENDPOINTS = [
+    Endpoint("/api/email/template", ("GET",), list_all),
+    Endpoint("/api/email/template", ("POST",), create),
+    # Before /{id}: these names are routes, not template ids.
+    Endpoint("/api/email/template/search", ("GET",), search_get),
+    Endpoint("/api/email/template/search", ("POST",), search_post),
+    Endpoint("/api/email/template/preview", ("POST",), preview),
+    Endpoint("/api/email/template/{id}", ("GET",), retrieve),
+    Endpoint("/api/email/template/{id}", ("POST",), create),
+    Endpoint("/api/email/template/{id}", ("PUT",), replace),
+    Endpoint("/api/email/template/{id}", ("PATCH",), patch),
+    Endpoint("/api/email/template/{id}", ("DELETE",), delete),
+    Endpoint("/api/email/send/{id}", ("POST",), send),
+]

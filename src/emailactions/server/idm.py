@@ -1,0 +1,185 @@
+"""IDM's REST routes: ``/openidm/external/email`` actions and email-template config.
+
+The paths, query parameters, headers, bodies and errors of IDM's own API, so
+the ``curl`` commands of IDM's documentation work unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import InvalidParams, TemplateExists, TemplateNotFound
+from ..templates import Template
+from .app import Call, Endpoint, Reply
+from .protocol import check_api_version, json_object, only_params, query_bool, query_int
+
+EMAIL = "external/email"
+OUTBOX = "external/email/outbox"
+#: Permission each ``external/email`` action needs; others need only a login.
+ACTION_PERMISSIONS = {"send": "send", "sendTemplate": "sendTemplate", "preview": "preview"}
+#: CREST verb of each HTTP method (for requests that are not actions).
+VERBS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+FACTORY = "emailTemplate"
+# CREST query filters we answer: true/false, or _id compared with a string.
+_FILTER = re.compile(r'\s*/?_id\s+(eq|sw|co)\s+"((?:[^"\\]|\\.)*)"\s*')
+
+
+def _config(template: Template) -> dict[str, Any]:
+    """A template as IDM's config endpoint shows it: ``_id`` then the file's content."""
+    return {"_id": f"{FACTORY}/{template.id}", **template.to_idm()}
+
+
+async def email(call: Call) -> Reply:
+    """``POST /openidm/external/email?_action=send|sendTemplate|preview``; other verbs 403."""
+    return await _action(call, EMAIL)
+
+
+async def outbox(call: Call) -> Reply:
+    """``POST /openidm/external/email/outbox?_action=list|show|retry|purge|drain``."""
+    return await _action(call, OUTBOX)
+
+
+async def _action(call: Call, resource: str) -> Reply:
+    check_api_version(call.headers.get("accept-api-version"))
+    action = call.query.get("_action")
+    if call.request.method != "POST" or action is None:
+        # IDM: the email service only acts; reading or writing it is forbidden.
+        call.require_authenticated()
+        await call.run(call.host.request, VERBS.get(call.request.method, "read"), resource)
+    only_params(call.query, {"_action", "waitForCompletion", "_prettyPrint"})
+    assert action is not None
+    if resource == OUTBOX:
+        call.require("outbox")
+    elif action in ACTION_PERMISSIONS:
+        call.require(ACTION_PERMISSIONS[action])
+    else:
+        call.require_authenticated()  # the host answers 400 naming the valid actions
+    wait = query_bool(call.query.get("waitForCompletion"), "waitForCompletion", True)
+    params = json_object(await call.body())
+    result = await call.run(
+        call.host.action, resource, action, params,
+        accept_language=call.headers.get("accept-language"), wait_for_completion=wait, caller=call.principal.name,
+    )  # fmt: skip
+    return Reply(200, result)
+
+
+async def config_list(call: Call) -> Reply:
+    """``GET /openidm/config``: the email templates, as IDM lists configurations,
+    or with ``_queryFilter`` as a CREST query result."""
+    call.require("templates:read")
+    check_api_version(call.headers.get("accept-api-version"))
+    only_params(call.query, {"_queryFilter", "_fields", "_pageSize", "_pagedResultsOffset", "_totalPagedResultsPolicy", "_sortKeys", "_prettyPrint"})
+    templates = sorted(await call.run(call.host.templates.store.all), key=lambda t: t.id)
+    query = call.query.get("_queryFilter")
+    if query is None:
+        configurations = [{"_id": f"{FACTORY}/{t.id}", "pid": f"{FACTORY}.{t.id}", "factoryPid": FACTORY} for t in templates]
+        return Reply(200, {"_id": "", "configurations": configurations})
+    matches = _filter(query)
+    found = [t for t in templates if matches(f"{FACTORY}/{t.id}")]
+    sort = call.query.get("_sortKeys")
+    if sort not in (None, "_id", "+_id", "-_id"):
+        raise InvalidParams("Parameter '_sortKeys' may only be _id or -_id", param="_sortKeys")
+    if sort == "-_id":
+        found.reverse()
+    offset = query_int(call.query.get("_pagedResultsOffset"), "_pagedResultsOffset", 0)
+    size = query_int(call.query.get("_pageSize"), "_pageSize", 0, maximum=1000)
+    page = found[offset : offset + size] if size else found[offset:]
+    fields = call.query.get("_fields")
+    result = [_fields(_config(t), fields) for t in page]
+    policy = call.query.get("_totalPagedResultsPolicy", "NONE")
+    if policy not in ("NONE", "EXACT", "ESTIMATE"):
+        raise InvalidParams("Parameter '_totalPagedResultsPolicy' must be NONE, EXACT or ESTIMATE", param="_totalPagedResultsPolicy")
+    total = len(found) if policy != "NONE" else -1
+    remaining = max(0, len(found) - offset - len(page)) if policy != "NONE" else -1
+    cookie = str(offset + len(page)) if size and offset + len(page) < len(found) else None
+    return Reply(200, {
+        "result": result, "resultCount": len(result), "pagedResultsCookie": cookie,
+        "totalPagedResultsPolicy": policy, "totalPagedResults": total, "remainingPagedResults": remaining,
+    })  # fmt: skip
+
+
+def _filter(query: str) -> Any:
+    """A predicate on ``_id`` for the CREST filters we support; others are a 400."""
+    text = query.strip()
+    if text in ("true", "false"):
+        return lambda _id: text == "true"
+    match = _FILTER.fullmatch(query)
+    if match is None:
+        raise InvalidParams(
+            "Parameter '_queryFilter' supports only true, false and _id eq|sw|co \"text\"", param="_queryFilter"
+        )
+    op, value = match.group(1), re.sub(r"\\(.)", r"\1", match.group(2))
+    if op == "eq":
+        return lambda _id: _id == value
+    if op == "sw":
+        return lambda _id: _id.startswith(value)
+    return lambda _id: value in _id
+
+
+def _fields(config: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """CREST ``_fields``: only the named top-level fields (``_id`` always)."""
+    if not fields:
+        return config
+    wanted = {f.strip().lstrip("/") for f in fields.split(",")}
+    return {k: v for k, v in config.items() if k == "_id" or k in wanted}
+
+
+async def template_read(call: Call) -> Reply:
+    """``GET /openidm/config/emailTemplate/<name>``."""
+    call.require("templates:read")
+    check_api_version(call.headers.get("accept-api-version"))
+    only_params(call.query, {"_fields", "_prettyPrint"})
+    template = await call.run(call.host.templates.store.get, call.path_params["name"])
+    return Reply(200, _fields(_config(template), call.query.get("_fields")))
+
+
+async def template_put(call: Call) -> Reply:
+    """``PUT /openidm/config/emailTemplate/<name>``: create (201) or replace (200)."""
+    call.require("templates:write")
+    check_api_version(call.headers.get("accept-api-version"))
+    only_params(call.query, {"_prettyPrint"})
+    name = call.path_params["name"]
+    data = json_object(await call.body())
+    given = data.pop("_id", None)
+    if given is not None and given not in (f"{FACTORY}/{name}", name):
+        raise InvalidParams(f"Field '_id' {str(given)[:80]!r} does not match the path", param="_id")
+
+    def put() -> tuple[int, Template]:
+        templates = call.host.templates
+        try:
+            templates.store.get(name)
+        except TemplateNotFound:
+            try:
+                return 201, templates.create(data, name)
+            except TemplateExists:
+                pass  # created meanwhile by someone else: replace it, as PUT means
+        return 200, templates.update(name, data)
+
+    status, template = await call.run(put)
+    return Reply(status, _config(template))
+
+
+async def template_delete(call: Call) -> Reply:
+    """``DELETE /openidm/config/emailTemplate/<name>``: answers what was deleted."""
+    call.require("templates:write")
+    check_api_version(call.headers.get("accept-api-version"))
+    only_params(call.query, {"_prettyPrint"})
+    template = await call.run(call.host.templates.store.delete, call.path_params["name"])
+    return Reply(200, _config(template))
+
+
+async def ping(call: Call) -> Reply:
+    """``GET /openidm/info/ping``: IDM's health check, open to anyone."""
+    return Reply(200, {"_id": "", "state": "ACTIVE_READY", "shortDesc": "OpenIDM ready"})
+
+
+ENDPOINTS = [
+    Endpoint("/openidm/external/email", ("GET", "POST", "PUT", "PATCH", "DELETE"), email),
+    Endpoint("/openidm/external/email/outbox", ("POST",), outbox),
+    Endpoint("/openidm/config", ("GET",), config_list),
+    Endpoint("/openidm/config/emailTemplate/{name}", ("GET",), template_read),
+    Endpoint("/openidm/config/emailTemplate/{name}", ("PUT",), template_put),
+    Endpoint("/openidm/config/emailTemplate/{name}", ("DELETE",), template_delete),
+    Endpoint("/openidm/info/ping", ("GET",), ping, public=True),
+]

@@ -1,0 +1,209 @@
+"""The ``[server]`` config section: listen address, credentials, permissions, limits.
+
+Parsed with the same strictness as the rest of the config: unknown keys and
+wrong types are refused at load, naming the key. Password hashes and API-key
+digests are checked here too, so a typo fails at start, not at the first login.
+No web framework is imported: ``import emailactions`` stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from .passwords import PasswordHash, key_digest, parse_hash
+
+#: Permission -> what it allows. ``templates`` and ``*`` expand to several.
+PERMISSIONS: dict[str, str] = {
+    "send": "external/email send",
+    "sendTemplate": "external/email sendTemplate, and FusionAuth-style /api/email/send",
+    "preview": "render a template without sending",
+    "templates:read": "read, list and search templates",
+    "templates:write": "create, replace, merge and delete templates",
+    "templates": "templates:read, templates:write and preview",
+    "outbox": "external/email/outbox actions (list, show, retry, purge, drain)",
+    "*": "everything",
+}
+_EXPANDS = {
+    "templates": {"templates", "templates:read", "templates:write", "preview"},
+    "*": set(PERMISSIONS),
+}
+#: ``X-OpenIDM-Username: anonymous`` is how IDM clients ask for anonymous access.
+ANONYMOUS = "anonymous"
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+def expand(permissions: set[str]) -> frozenset[str]:
+    """Permissions with ``templates`` and ``*`` spelled out."""
+    out: set[str] = set()
+    for name in permissions:
+        out |= _EXPANDS.get(name, {name})
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class User:
+    """A user for IDM's header auth (or HTTP Basic), with a hashed password."""
+
+    name: str
+    password: PasswordHash = field(repr=False)
+    permissions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A FusionAuth-style API key, kept as its SHA-256 only."""
+
+    name: str
+    digest: bytes = field(repr=False)
+    permissions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ApiRateLimits:
+    """``[server.rate_limits]``: "N per period" strings; ``None`` switches one off."""
+
+    enabled: bool = True
+    #: Per authenticated user or API key.
+    caller: str | None = "600 per minute"
+    #: Per client address, for requests without credentials.
+    anonymous: str | None = "60 per minute"
+    #: Failed logins per client address; past it, logins are not even checked.
+    auth_failures: str | None = "10 per minute"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``emailactions serve`` needs beyond the host's own config."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Largest request body read; more is a 413 before it is parsed.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Seconds a stopping server waits for requests in flight.
+    shutdown_timeout: float = 30.0
+    #: What a request without credentials may do (nothing by default).
+    anonymous: frozenset[str] = frozenset()
+    users: Mapping[str, User] = field(default_factory=dict)
+    api_keys: Mapping[str, ApiKey] = field(default_factory=dict)
+    rate_limits: ApiRateLimits = field(default_factory=ApiRateLimits)
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none by
+    #: default: otherwise any local client could pick its own address for the limits).
+    trusted_proxies: tuple[str, ...] = ()
+    #: PEM certificate chain and key: serve HTTPS (both or neither).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
+    """The ``[server]`` table (see ``docs/server.md``), checked key by key."""
+    # config.py imports this module; its helpers are imported here, late, to avoid a cycle.
+    from ..config import _count, _limit_string, _seconds, _typed, _unknown
+
+    _typed(data, Mapping, prefix)
+    _unknown(data, {"host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
+                   "rate_limits", "trusted_proxies", "tls_cert", "tls_key"}, f"{prefix}.")  # fmt: skip
+    roles: dict[str, set[str]] = {}
+    for name, perms in _typed(data.get("roles", {}), Mapping, f"{prefix}.roles").items():
+        roles[name] = _permissions(perms, f"{prefix}.roles.{name}")
+
+    def grants(entry: Mapping[str, Any], key: str) -> frozenset[str]:
+        perms = _permissions(entry.get("permissions", []), f"{key}.permissions")
+        for i, role in enumerate(_typed(entry.get("roles", []), list, f"{key}.roles")):
+            if role not in roles:
+                raise ConfigError(f"Config key '{key}.roles[{i}]' names no role in [{prefix}.roles]: {role!r}", key=f"{key}.roles")
+            perms |= roles[role]
+        return expand(perms)
+
+    users: dict[str, User] = {}
+    for name, entry in _typed(data.get("users", {}), Mapping, f"{prefix}.users").items():
+        key = f"{prefix}.users.{name}"
+        _typed(entry, Mapping, key)
+        _unknown(entry, {"password", "permissions", "roles"}, f"{key}.")
+        if name == ANONYMOUS or not name or ":" in name:
+            raise ConfigError(f"Config key {key!r}: a user may not be called {name!r}", key=key)
+        if "password" not in entry:
+            raise ConfigError(f"Config key '{key}.password' is required (a hash from `emailactions hash-password`)", key=f"{key}.password")
+        try:
+            password = parse_hash(_typed(entry["password"], str, f"{key}.password"))
+        except ValueError as exc:
+            raise ConfigError(f"Config key '{key}.password': {exc}", key=f"{key}.password") from None
+        users[name] = User(name, password, grants(entry, key))
+
+    api_keys: dict[str, ApiKey] = {}
+    digests: set[bytes] = set()
+    for name, entry in _typed(data.get("api_keys", {}), Mapping, f"{prefix}.api_keys").items():
+        key = f"{prefix}.api_keys.{name}"
+        _typed(entry, Mapping, key)
+        _unknown(entry, {"key", "key_sha256", "permissions", "roles"}, f"{key}.")
+        digest = _key(entry, key)
+        if digest in digests:
+            raise ConfigError(f"Config key {key!r}: the same key is configured twice", key=key)
+        digests.add(digest)
+        api_keys[name] = ApiKey(name, digest, grants(entry, key))
+
+    values: dict[str, Any] = {"users": users, "api_keys": api_keys}
+    if "host" in data:
+        values["host"] = _typed(data["host"], str, f"{prefix}.host")
+    if "port" in data:
+        values["port"] = _count(data["port"], f"{prefix}.port", minimum=0)
+        if values["port"] > 65535:
+            raise ConfigError(f"Config key '{prefix}.port' must be at most 65535", key=f"{prefix}.port")
+    if "max_body_bytes" in data:
+        values["max_body_bytes"] = _count(data["max_body_bytes"], f"{prefix}.max_body_bytes", minimum=2)
+    if "shutdown_timeout" in data:
+        values["shutdown_timeout"] = _seconds(data["shutdown_timeout"], f"{prefix}.shutdown_timeout")
+    if "anonymous" in data:
+        values["anonymous"] = expand(_permissions(data["anonymous"], f"{prefix}.anonymous"))
+    limits = _typed(data.get("rate_limits", {}), Mapping, f"{prefix}.rate_limits")
+    _unknown(limits, {"enabled", "caller", "anonymous", "auth_failures"}, f"{prefix}.rate_limits.")
+    rates: dict[str, Any] = {}
+    for name, value in limits.items():
+        rkey = f"{prefix}.rate_limits.{name}"
+        rates[name] = _typed(value, bool, rkey) if name == "enabled" else _limit_string(value, rkey)
+    values["rate_limits"] = ApiRateLimits(**rates)
+    proxies = _typed(data.get("trusted_proxies", []), list, f"{prefix}.trusted_proxies")
+    if not all(isinstance(p, str) and p for p in proxies):
+        raise ConfigError(f"Config key '{prefix}.trusted_proxies' must be a list of addresses", key=f"{prefix}.trusted_proxies")
+    values["trusted_proxies"] = tuple(proxies)
+    if ("tls_cert" in data) != ("tls_key" in data):
+        raise ConfigError(f"Config keys '{prefix}.tls_cert' and '{prefix}.tls_key' go together", key=f"{prefix}.tls_cert")
+    for name in ("tls_cert", "tls_key"):
+        if name in data:
+            path = Path(_typed(data[name], str, f"{prefix}.{name}"))
+            path = base / path if base is not None and not path.is_absolute() else path
+            if not path.is_file():
+                raise ConfigError(f"Config key '{prefix}.{name}': no such file {str(path)!r}", key=f"{prefix}.{name}")
+            values[name] = path
+    return ServerConfig(**values)
+
+
+def _permissions(value: Any, key: str) -> set[str]:
+    """Permission names from a list, each one known."""
+    from ..config import _typed
+
+    out = set()
+    for i, name in enumerate(_typed(value, list, key)):
+        if name not in PERMISSIONS:
+            raise ConfigError(f"Config key '{key}[{i}]': unknown permission {name!r} (known: {', '.join(PERMISSIONS)})", key=key)
+        out.add(name)
+    return out
+
+
+def _key(entry: Mapping[str, Any], key: str) -> bytes:
+    """An API key's digest, from ``key_sha256`` (preferred) or a plain ``key``."""
+    from ..config import _typed
+
+    if ("key" in entry) == ("key_sha256" in entry):
+        raise ConfigError(f"Config key {key!r} needs exactly one of 'key_sha256' or 'key'", key=key)
+    if "key" in entry:
+        plain = _typed(entry["key"], str, f"{key}.key")
+        if len(plain) < 16:
+            raise ConfigError(f"Config key '{key}.key' must be at least 16 characters (use `emailactions api-key`)", key=f"{key}.key")
+        return key_digest(plain)
+    hexdigest = _typed(entry["key_sha256"], str, f"{key}.key_sha256").lower()
+    if len(hexdigest) != 64 or any(c not in "0123456789abcdef" for c in hexdigest):
+        raise ConfigError(f"Config key '{key}.key_sha256' must be 64 hexadecimal digits", key=f"{key}.key_sha256")
+    return bytes.fromhex(hexdigest)

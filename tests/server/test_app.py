@@ -1,0 +1,167 @@
+"""Hardening over real HTTP: body limits, JSON only, rate limits, no internals
+in responses, logs without secrets, and the router's own errors."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from emailactions import hookimpl
+from emailactions.errors import ConfigError, EmailActionsError
+from emailactions.server.protocol import public_error
+from emailactions.transports.memory import MemoryTransport
+
+from .conftest import IDM_AUTH, server_section, start
+
+SEND = {"to": "a@example.com", "subject": "s", "body": "b"}
+URL = "/openidm/external/email?_action=send"
+
+
+@pytest.fixture
+def own_server(server_config):
+    """Start a server with ``server_config`` changed by the test; stopped afterwards."""
+    started = []
+
+    def run(**changes):
+        for key, value in changes.items():
+            server_config[key] = value
+        host, server = start(server_config)
+        started.append((host, server))
+        return httpx.Client(base_url=server.url, timeout=20)
+
+    yield run
+    for host, server in started:
+        server.stop()
+        host.close()
+
+
+def test_body_limit_413(own_server, smtp_server):
+    client = own_server(server=server_section(max_body_bytes=1000))
+    big = {**SEND, "body": "x" * 2000}
+    declared = client.post(URL, headers=IDM_AUTH, json=big)
+    assert declared.status_code == 413 and declared.json()["reason"] == "Request Entity Too Large"
+
+    def chunks():  # no Content-Length: counted while read
+        yield b'{"to": "a@example.com", "body": "'
+        for _ in range(10):
+            yield b"x" * 200
+        yield b'"}'
+
+    streamed = client.post(URL, headers={**IDM_AUTH, "Content-Type": "application/json"}, content=chunks())
+    assert streamed.status_code == 413
+    assert client.post(URL, headers=IDM_AUTH, json=SEND).status_code == 200
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "headers, content",
+    [
+        ({"Content-Type": "text/plain"}, b'{"to": "a@example.com"}'),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"to=a@example.com"),
+        ({}, b'{"to": "a@example.com"}'),
+        ({"Content-Type": "application/json; charset=latin-1"}, b'{"to": "a@example.com"}'),
+    ],
+)
+def test_json_only_415(client, headers, content):
+    response = client.post(URL, headers={**IDM_AUTH, **headers}, content=content)
+    assert response.status_code == 415 and response.json()["detail"]["kind"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "content", [b"{", b'{"to": NaN}', b"[" * 50_000, b'["a"]', b"\xff\xfe", b'{"a": ' + b"9" * 5000 + b"}"]
+)
+def test_malformed_json_400(client, content, smtp_server):
+    response = client.post(URL, headers={**IDM_AUTH, "Content-Type": "application/json"}, content=content)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["param"] == "body"
+    assert smtp_server.messages == []
+
+
+def test_api_rate_limit_429_with_retry_after(own_server):
+    client = own_server(server=server_section(rate_limits={"caller": "2 per minute"}))
+    codes = [client.get("/openidm/config", headers=IDM_AUTH).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    limited = client.get("/openidm/config", headers=IDM_AUTH)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60 and limited.json()["detail"]["retry_after"] >= 1
+
+
+def test_failed_logins_are_throttled_per_address(client):
+    wrong = {**IDM_AUTH, "X-OpenIDM-Password": "guess"}
+    assert {client.get("/openidm/config", headers=wrong).status_code for _ in range(10)} == {401}
+    blocked = client.get("/openidm/config", headers=IDM_AUTH)  # even the right password, for a while
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+
+
+def test_mail_rate_limit_is_429_with_retry_after(own_server, smtp_server):
+    client = own_server(rate_limits={"recipient": "1 per minute"})
+    assert client.post(URL, headers=IDM_AUTH, json=SEND).status_code == 200
+    limited = client.post(URL, headers=IDM_AUTH, json=SEND)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert len(smtp_server.messages) == 1
+
+
+class Exploding(MemoryTransport):
+    """A buggy third-party transport: raises something that is not ours."""
+
+    name = "exploding"
+
+    def send(self, message):
+        raise RuntimeError("db password is hunter2 at /srv/secret/path")
+
+
+class ExplodingPlugin:
+    __name__ = "exploding-plugin"
+
+    @hookimpl
+    def register_transports(self, register):
+        register("exploding", Exploding)
+
+
+def test_unexpected_errors_are_a_bare_500_and_logged(server_config, caplog):
+    server_config["transports"] = {"default": {"backend": "exploding"}}
+    server_config.pop("outbox")
+    host, server = start(server_config, plugins=(ExplodingPlugin(),))
+    try:
+        with caplog.at_level(logging.INFO, logger="emailactions.server"):
+            response = httpx.post(server.url + URL, headers=IDM_AUTH, json=SEND)
+    finally:
+        server.stop()
+        host.close()
+    assert response.status_code == 500
+    assert response.json() == {"code": 500, "reason": "Internal Server Error", "message": "Internal error; the server log has the details", "detail": {"kind": "internal_error"}}
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+    logged = [r for r in caplog.records if r.name == "emailactions.server" and r.exc_info]
+    assert logged and "hunter2" in str(logged[0].exc_info[1])
+
+
+def test_internal_config_errors_are_hidden():
+    error = ConfigError("Cannot read /etc/secret/emailactions.toml", key="x")
+    shown = public_error(error)
+    assert shown.code == 500 and "/etc/secret" not in shown.message
+    assert public_error(EmailActionsError("x")).message != "x"
+
+
+def test_logs_name_caller_and_outcome_never_password_or_body(client, caplog, smtp_server):
+    mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
+    with caplog.at_level(logging.DEBUG):
+        client.post(URL, headers=mailer, json={**SEND, "body": "SECRET-BODY-TEXT"})
+        client.post(URL, headers={**mailer, "X-OpenIDM-Password": "wrong-pass-123"}, json=SEND)
+    lines = [r.getMessage() for r in caplog.records if r.name == "emailactions.server"]
+    assert any("caller=mailer" in line and "-> 200 ok" in line for line in lines), lines
+    assert any("caller=mailer" in line and "-> 401 unauthorized" in line for line in lines), lines
+    # Everything this package logged (the test SMTP server's own debug log shows the body it received).
+    everything = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(("emailactions", "uvicorn")))
+    assert "mailer-pass" not in everything and "wrong-pass-123" not in everything and "SECRET-BODY-TEXT" not in everything
+
+
+def test_router_errors_have_our_shapes(client):
+    missing = client.get("/openidm/nothing", headers=IDM_AUTH)
+    assert missing.status_code == 404 and missing.json()["reason"] == "Not Found"
+    fa_missing = client.get("/api/nothing", headers=IDM_AUTH)
+    assert fa_missing.status_code == 404 and "generalErrors" in fa_missing.json()
+    wrong_method = client.post("/openidm/config", headers=IDM_AUTH)
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
+    assert wrong_method.json()["reason"] == "Method Not Allowed"
+    assert client.get("/openidm/info/ping").headers["Cache-Control"] == "no-store"

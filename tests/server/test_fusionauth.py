@@ -1,0 +1,154 @@
+"""FusionAuth-style routes over real HTTP with an API key: the template
+lifecycle (create, search, preview, send, delete), then each route's rules."""
+
+from __future__ import annotations
+
+from conftest import wait_for
+
+from .conftest import FA_AUTH, SENDER_KEY
+
+RESET = {
+    "name": "Password reset",
+    "fromEmail": "support@example.com",
+    "defaultLocale": "en",
+    "defaultSubject": "Reset your password, {{object.givenName}}",
+    "localizedSubjects": {"fr": "Réinitialisez votre mot de passe, {{object.givenName}}"},
+    "defaultHtmlTemplate": "<p>Hi {{object.givenName}}, click <a href='{{object.url}}'>here</a>.</p>",
+    "localizedHtmlTemplates": {"fr": "<p>Bonjour {{object.givenName}}</p>"},
+    "defaultTextTemplate": "Hi {{object.givenName}}: {{object.url}}",
+    "defaultFromName": "Support",
+}
+
+
+def test_template_lifecycle_with_an_api_key(client, smtp_server):
+    # create without an id: one is generated
+    created = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": RESET})
+    assert created.status_code == 200, created.text
+    template = created.json()["emailTemplate"]
+    template_id = template["id"]
+    assert len(template_id) == 36 and template["name"] == "Password reset" and template["insertInstant"] > 0
+
+    # search, by GET and by POST
+    found = client.get("/api/email/template/search", headers=FA_AUTH, params={"name": "password*"}).json()
+    assert found["total"] == 1 and found["emailTemplates"][0]["id"] == template_id
+    found = client.post("/api/email/template/search", headers=FA_AUTH,
+                        json={"search": {"name": "reset", "numberOfResults": 10, "orderBy": "name DESC"}}).json()  # fmt: skip
+    assert [t["id"] for t in found["emailTemplates"]] == [template_id]
+
+    # preview the stored template in French
+    preview = client.post("/api/email/template/preview", headers=FA_AUTH,
+                          json={"emailTemplateId": template_id, "locale": "fr", "requestData": {"givenName": "Hilda"}}).json()  # fmt: skip
+    assert preview["email"]["subject"] == "Réinitialisez votre mot de passe, Hilda"
+    assert preview["email"]["from"] == {"address": "support@example.com", "display": "Support"}
+    assert "errors" not in preview
+
+    # send to two recipients with display names, a cc and a bcc: 202, one message each
+    sent = client.post(f"/api/email/send/{template_id}?waitForCompletion=true", headers=FA_AUTH, json={
+        "toAddresses": [{"address": "hilda@example.com", "display": "Hilda Gale"}, {"address": "sam@example.com", "display": "Sam Ross"}],
+        "ccAddresses": ["audit@example.com"], "bccAddresses": ["archive@example.com"],
+        "requestData": {"givenName": "Friend", "url": "https://example.com/r?a=1&b=2"}, "preferredLanguages": ["en"],
+    })  # fmt: skip
+    assert sent.status_code == 202, sent.text
+    body = sent.json()
+    assert body["anonymousResults"] == {} and body["sent"] == 2 and body["failed"] == 0
+    assert len(smtp_server.messages) == 2
+    first = smtp_server.messages[0]
+    msg = first.message
+    assert msg["To"] in ("Hilda Gale <hilda@example.com>", "Sam Ross <sam@example.com>")
+    assert msg["Cc"] == "audit@example.com" and msg["Bcc"] is None and "archive@example.com" in first.rcpt_tos
+    assert msg["From"] == "Support <support@example.com>" and msg["Subject"] == "Reset your password, Friend"
+    html = msg.get_body(("html",)).get_content()
+    assert "https://example.com/r?a=1&amp;b=2" in html  # escaped in HTML
+
+    # delete: 200 without a body, then 404
+    deleted = client.delete(f"/api/email/template/{template_id}", headers=FA_AUTH)
+    assert deleted.status_code == 200 and deleted.content == b""
+    gone = client.get(f"/api/email/template/{template_id}", headers=FA_AUTH)
+    assert gone.status_code == 404 and gone.json()["generalErrors"][0]["code"] == "[template_not_found]"
+
+
+def test_create_with_id_retrieve_replace_patch(client):
+    created = client.post("/api/email/template/reset-1", headers=FA_AUTH, json={"emailTemplate": RESET})
+    assert created.status_code == 200 and created.json()["emailTemplate"]["id"] == "reset-1"
+    again = client.post("/api/email/template/reset-1", headers=FA_AUTH, json={"emailTemplate": RESET})
+    assert again.status_code == 409
+    assert client.get("/api/email/template/reset-1", headers=FA_AUTH).json()["emailTemplate"]["defaultFromName"] == "Support"
+    everything = client.get("/api/email/template", headers=FA_AUTH).json()["emailTemplates"]
+    assert {"hello", "welcome", "reset-1"} <= {t["id"] for t in everything}
+
+    replaced = client.put("/api/email/template/reset-1", headers=FA_AUTH, json={"emailTemplate": {"defaultSubject": "Only this", "defaultTextTemplate": "t"}})
+    assert replaced.status_code == 200
+    replaced_t = replaced.json()["emailTemplate"]
+    assert replaced_t["defaultSubject"] == "Only this" and "localizedSubjects" not in replaced_t and "defaultFromName" not in replaced_t
+
+    patched = client.patch("/api/email/template/reset-1", headers={**FA_AUTH, "Content-Type": "application/merge-patch+json"},
+                           content=b'{"emailTemplate": {"localizedSubjects": {"fr": "Seulement"}, "defaultTextTemplate": null, "defaultHtmlTemplate": "<b>x</b>"}}')  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    patched_t = patched.json()["emailTemplate"]
+    assert patched_t["defaultSubject"] == "Only this" and patched_t["localizedSubjects"] == {"fr": "Seulement"}
+    assert "defaultTextTemplate" not in patched_t and patched_t["defaultHtmlTemplate"] == "<b>x</b>"
+    assert patched_t["lastUpdateInstant"] > replaced_t["lastUpdateInstant"] - 1
+    assert client.delete("/api/email/template/reset-1", headers=FA_AUTH).status_code == 200
+
+
+def test_field_errors(client):
+    bad = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": {"defaultSubject": 3}})
+    assert bad.status_code == 400
+    assert list(bad.json()["fieldErrors"]) == ["emailTemplate.defaultSubject"]
+    broken = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": {"defaultSubject": "{{#each}}"}})
+    assert broken.status_code == 400
+    [error] = broken.json()["fieldErrors"]["emailTemplate.defaultSubject"]
+    assert error["code"] == "[render_error]emailTemplate.defaultSubject" and "does not compile" in error["message"]
+    unwrapped = client.post("/api/email/template", headers=FA_AUTH, json={"defaultSubject": "x"})
+    assert unwrapped.status_code == 400 and "defaultSubject" in unwrapped.json()["fieldErrors"]
+    # Found by the fuzzer: a non-string id in the body used to reach the header checks (500).
+    odd_id = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": {"id": [None, None], "defaultSubject": "x"}})
+    assert odd_id.status_code == 400 and list(odd_id.json()["fieldErrors"]) == ["emailTemplate.id"]
+    order = client.get("/api/email/template/search", headers=FA_AUTH, params={"orderBy": "color ASC"})
+    assert order.status_code == 400 and "search.orderBy" in order.json()["fieldErrors"]
+
+
+def test_inline_preview_reports_render_errors_by_field(client):
+    template = {"defaultSubject": "Hi {{object.name}}", "defaultHtmlTemplate": "<p>{{formatDate object.when 'long'}}</p>", "defaultTextTemplate": "ok"}
+    preview = client.post("/api/email/template/preview", headers=FA_AUTH, json={"emailTemplate": template, "requestData": {"when": "not a date"}})
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["email"]["subject"] == "Hi" and body["email"]["text"] == "ok" and body["email"]["html"] is None
+    [error] = body["errors"]["fieldErrors"]["emailTemplate.defaultHtmlTemplate"]
+    assert "formatDate" in error["message"] and body["missing"] == ["object.name"]
+    bad_locale = client.post("/api/email/template/preview", headers=FA_AUTH, json={"emailTemplate": template, "locale": "!!"})
+    assert bad_locale.status_code == 400 and "locale" in bad_locale.json()["fieldErrors"]
+
+
+def test_send_reports_errors_per_address(client, smtp_server):
+    template = {"defaultSubject": "Due {{formatDate object.due 'long'}}", "defaultTextTemplate": "x",
+                "localizedSubjects": {"fr": "Échéance {{formatDate object.due 'long'}}"}}
+    client.post("/api/email/template/due", headers=FA_AUTH, json={"emailTemplate": template})
+    sent = client.post("/api/email/send/due", headers=FA_AUTH,
+                       json={"toAddresses": [{"address": "a@example.com"}], "requestData": {"due": "soon"}})  # fmt: skip
+    assert sent.status_code == 202
+    [(address, result)] = sent.json()["anonymousResults"].items()
+    assert address == "a@example.com" and "subject" in result["renderErrors"] and result["parseErrors"] == {}
+    assert smtp_server.messages == []
+
+    # Submitted to the outbox by default (FusionAuth queues mail), then delivered.
+    ok = client.post("/api/email/send/due", headers={"Authorization": SENDER_KEY},
+                     json={"toAddresses": [{"address": "b@example.com"}], "requestData": {"due": "2024-03-01"}, "preferredLanguages": ["fr_FR"]})  # fmt: skip
+    assert ok.status_code == 202 and ok.json()["messages"][0]["status"] == "submitted"
+    wait_for(lambda: smtp_server.messages)
+    assert smtp_server.messages[0].message["Subject"] == "Échéance 1 mars 2024"
+
+    invalid = client.post("/api/email/send/due", headers=FA_AUTH, json={"toAddresses": [{"address": "a@example.com"}, {"address": "nope"}]})
+    assert invalid.status_code == 400 and "toAddresses[1]" in invalid.json()["fieldErrors"]
+    assert client.post("/api/email/send/missing", headers=FA_AUTH, json={"toAddresses": [{"address": "a@example.com"}]}).status_code == 404
+    assert client.post("/api/email/send/due", headers=FA_AUTH, json={"toAddresses": []}).status_code == 400
+    assert client.post("/api/email/send/due", headers=FA_AUTH, json={"userIds": ["u1"], "toAddresses": [{"address": "a@example.com"}]}).status_code == 400
+
+
+def test_api_key_auth(client):
+    assert client.get("/api/email/template").status_code == 401
+    assert client.get("/api/email/template", headers={"Authorization": "wrong-key-0000000000"}).status_code == 401
+    assert client.get("/api/email/template", headers={"Authorization": f"Bearer {FA_AUTH['Authorization']}"}).status_code == 200
+    denied = client.get("/api/email/template", headers={"Authorization": SENDER_KEY})
+    assert denied.status_code == 403 and denied.json()["generalErrors"][0]["code"] == "[permission_denied]"
+    assert client.delete("/api/email/template/welcome", headers={"Authorization": SENDER_KEY}).status_code == 403

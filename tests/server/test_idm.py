@@ -1,0 +1,224 @@
+"""IDM's routes over real HTTP, with a real SMTP server behind: IDM's documented
+``curl`` commands run literally, then template config CRUD, headers and roles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from conftest import wait_for
+
+from .conftest import ADMIN, FA_AUTH, IDM_AUTH, server_section, start
+
+# IDM's documentation, verbatim but for the port (docs: "Send mail" / "Email templates").
+CURL_SEND = """curl \\
+--header "X-OpenIDM-Username: openidm-admin" \\
+--header "X-OpenIDM-Password: openidm-admin" \\
+--header "Accept-API-Version: resource=1.0" \\
+--header "Content-Type: application/json" \\
+--request POST \\
+--data '{
+  "from":"openidm@example.com",
+  "to":"your_email@example.com",
+  "subject":"Test",
+  "body":"Test"}' \\
+"http://localhost:8080/openidm/external/email?_action=send"
+"""
+CURL_SUBMIT = CURL_SEND.replace("_action=send", "_action=send&waitForCompletion=false")
+CURL_SEND_TEMPLATE = """curl \\
+--header "Content-Type: application/json" \\
+--header "X-OpenIDM-Username: openidm-admin" \\
+--header "X-OpenIDM-Password: openidm-admin" \\
+--header "Accept-API-Version: resource=1.0" \\
+--request POST \\
+--data '{
+  "templateName": "welcome",
+  "to": "example@example.com",
+  "cc": "alice@example.com,bjensen@example.com",
+  "bcc": "admin@example.com",
+  "object": {"userName": "bjensen", "givenName": "Barbara", "sn": "Jensen", "mail": "bjensen@example.com"},
+  "_locale": "fr"
+}' \\
+"http://localhost:8080/openidm/external/email?_action=sendTemplate"
+"""
+
+
+def run_curl(command: str, port: int) -> dict:
+    """Run a documented curl command against our port (or the same request with httpx)."""
+    command = command.replace("localhost:8080", f"localhost:{port}")
+    if shutil.which("curl"):
+        proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+    # No curl here: the same method, headers, body and URL through httpx.
+    import shlex
+
+    words = shlex.split(command.replace("\\\n", " "))
+    headers = dict(h.split(": ", 1) for h in (words[i + 1] for i, w in enumerate(words) if w == "--header"))
+    data = words[words.index("--data") + 1]
+    return httpx.post(words[-1], headers=headers, content=data.encode(), timeout=30).json()
+
+
+def test_idm_curl_send(live, smtp_server):
+    result = run_curl(CURL_SEND, live.port)
+    assert result["status"] == "OK" and result["message"] == "Email sent"
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ["your_email@example.com"]
+    assert received.message["Subject"] == "Test" and received.message.get_content().strip() == "Test"
+
+
+def test_idm_curl_send_wait_for_completion_false(live, smtp_server):
+    result = run_curl(CURL_SUBMIT, live.port)
+    assert result["status"] == "OK" and result["message"] == "Email submitted"
+    assert isinstance(result["outboxId"], int)
+    wait_for(lambda: smtp_server.messages)
+    assert smtp_server.messages[0].message["Subject"] == "Test"
+
+
+def test_idm_curl_send_template_with_locale(live, smtp_server):
+    result = run_curl(CURL_SEND_TEMPLATE, live.port)
+    assert result["message"] == "Email sent" and result["locale"] == "fr"
+    [received] = smtp_server.messages
+    msg = received.message
+    assert msg["Subject"] == "Votre compte a été créé"
+    assert "Votre nom d'utilisateur est 'bjensen'" in msg.get_content()
+    assert msg["Cc"] == "alice@example.com, bjensen@example.com"
+    assert msg["Bcc"] is None and "admin@example.com" in received.rcpt_tos  # envelope only
+
+
+def test_accept_language_header_feeds_locale_resolution(client, smtp_server):
+    response = client.post("/openidm/external/email", params={"_action": "sendTemplate"},
+                           headers={**IDM_AUTH, "Accept-Language": "fr-CA, en;q=0.5"},
+                           json={"templateName": "hello", "to": "h@example.com", "object": {"givenName": "Hilda"}})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["locale"] == "fr"
+    assert smtp_server.messages[0].message["Subject"] == "Bonjour Hilda"
+
+
+def test_content_api_version_header_and_unsupported_version(client):
+    ok = client.post("/openidm/external/email?_action=preview", headers=IDM_AUTH, json={"templateName": "welcome"})
+    assert ok.status_code == 200 and ok.headers["Content-API-Version"] == "protocol=2.1,resource=1.0"
+    assert ok.json()["subject"] == "Your account has been created"
+    bad = client.post("/openidm/external/email?_action=send", headers={**IDM_AUTH, "Accept-API-Version": "resource=2.0"}, json={})
+    assert bad.status_code == 400
+    assert bad.json()["detail"]["param"] == "Accept-API-Version"
+
+
+def test_idm_errors_have_idm_shape(client, smtp_server):
+    bad = client.post("/openidm/external/email?_action=send", headers=IDM_AUTH, json={"to": "not an address", "from": "a@example.com"})
+    assert bad.status_code == 400
+    body = bad.json()
+    assert body["code"] == 400 and body["reason"] == "Bad Request" and body["message"] == "Bad To: email address"
+    missing = client.post("/openidm/external/email?_action=sendTemplate", headers=IDM_AUTH, json={"templateName": "nope", "to": "a@example.com"})
+    assert missing.status_code == 404 and missing.json()["reason"] == "Not Found"
+    bad_type = client.post("/openidm/external/email?_action=send", headers=IDM_AUTH,
+                           json={"to": "a@example.com", "type": "image/png", "body": "x"})  # fmt: skip
+    assert bad_type.status_code == 400 and "is not handled" in bad_type.json()["message"]
+    unknown = client.post("/openidm/external/email?_action=fly", headers=IDM_AUTH, json={})
+    assert unknown.status_code == 400 and unknown.json()["detail"]["kind"] == "unknown_action"
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_other_verbs_on_external_email_are_forbidden(client, method):
+    response = client.request(method, "/openidm/external/email", headers=IDM_AUTH)
+    assert response.status_code == 403 and response.json()["reason"] == "Forbidden"
+    assert client.request(method, "/openidm/external/email").status_code == 401
+
+
+def test_template_config_crud(client, live):
+    conf = live.conf
+    template = {"enabled": True, "from": "", "subject": {"en": "Reset", "fr": "Réinitialiser"},
+                "message": {"en": "<p>Hi {{object.givenName}}</p>", "fr": "<p>Salut {{object.givenName}}</p>"},
+                "mimeType": "text/html", "defaultLocale": "en"}  # fmt: skip
+    url = "/openidm/config/emailTemplate/resetPassword"
+    created = client.put(url, headers=IDM_AUTH, json=template)
+    assert created.status_code == 201, created.text
+    assert created.json()["_id"] == "emailTemplate/resetPassword"
+    on_disk = json.loads((conf / "emailTemplate-resetPassword.json").read_text())
+    assert on_disk["subject"] == template["subject"] and on_disk["mimeType"] == "text/html"  # IDM can read it
+
+    read = client.get(url, headers=IDM_AUTH).json()
+    assert read["_id"] == "emailTemplate/resetPassword" and read["message"]["fr"] == "<p>Salut {{object.givenName}}</p>"
+
+    replaced = client.put(url, headers=IDM_AUTH, json={**read, "subject": {"en": "Reset now"}})
+    assert replaced.status_code == 200 and replaced.json()["subject"] == {"en": "Reset now"}
+
+    listing = client.get("/openidm/config", headers=IDM_AUTH).json()
+    assert {"_id": "emailTemplate/resetPassword", "pid": "emailTemplate.resetPassword", "factoryPid": "emailTemplate"} in listing["configurations"]
+    query = client.get("/openidm/config", headers=IDM_AUTH, params={"_queryFilter": '_id sw "emailTemplate"', "_fields": "_id"}).json()
+    assert [r["_id"] for r in query["result"]] == ["emailTemplate/hello", "emailTemplate/resetPassword", "emailTemplate/welcome"]
+    assert query["resultCount"] == 3
+    one = client.get("/openidm/config", headers=IDM_AUTH, params={"_queryFilter": '_id eq "emailTemplate/welcome"'}).json()
+    assert [r["_id"] for r in one["result"]] == ["emailTemplate/welcome"] and one["result"][0]["displayName"] == "Welcome"
+
+    deleted = client.delete(url, headers=IDM_AUTH)
+    assert deleted.status_code == 200 and deleted.json()["subject"] == {"en": "Reset now"}
+    gone = client.get(url, headers=IDM_AUTH)
+    assert gone.status_code == 404 and gone.json()["code"] == 404
+    assert not (conf / "emailTemplate-resetPassword.json").exists()
+
+
+def test_template_config_errors(client):
+    bad = client.put("/openidm/config/emailTemplate/x", headers=IDM_AUTH, json={"subject": {"en": "{{#if}}"}, "message": {"en": "x"}})
+    assert bad.status_code == 400 and bad.json()["detail"]["kind"] == "render_error"
+    mismatch = client.put("/openidm/config/emailTemplate/x", headers=IDM_AUTH, json={"_id": "emailTemplate/y", "message": {"en": "x"}})
+    assert mismatch.status_code == 400 and mismatch.json()["detail"]["param"] == "_id"
+    filter_ = client.get("/openidm/config", headers=IDM_AUTH, params={"_queryFilter": "mimeType pr"})
+    assert filter_.status_code == 400 and filter_.json()["detail"]["param"] == "_queryFilter"
+
+
+def test_permissions_401_and_403(client):
+    mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
+    send = {"to": "a@example.com", "subject": "s", "body": "b"}
+    assert client.post("/openidm/external/email?_action=send", headers=mailer, json=send).status_code == 200
+    denied = client.post("/openidm/external/email?_action=sendTemplate", headers=mailer, json={"templateName": "welcome", "to": "a@example.com"})
+    assert denied.status_code == 403 and denied.json()["detail"]["permission"] == "sendTemplate"
+    assert client.get("/openidm/config/emailTemplate/welcome", headers=mailer).status_code == 403
+    assert client.post("/openidm/external/email?_action=send", json=send).status_code == 401
+    wrong = client.post("/openidm/external/email?_action=send", headers={**mailer, "X-OpenIDM-Password": "nope"}, json=send)
+    assert wrong.status_code == 401 and wrong.json() == {"code": 401, "reason": "Unauthorized", "message": "Access Denied", "detail": {"kind": "unauthorized"}}
+    # An API key works on IDM routes too; its permissions decide.
+    assert client.post("/openidm/external/email?_action=send", headers=FA_AUTH, json=send).status_code == 403
+
+
+def test_http_basic_auth(client):
+    response = client.get("/openidm/config/emailTemplate/welcome", auth=(ADMIN, "openidm-admin"))
+    assert response.status_code == 200
+    assert client.get("/openidm/config/emailTemplate/welcome", auth=(ADMIN, "wrong")).status_code == 401
+
+
+def test_anonymous_is_off_unless_configured_then_limited(server_config, smtp_server):
+    anonymous = {"X-OpenIDM-Username": "anonymous", "X-OpenIDM-Password": "anonymous"}
+    server_config["server"] = server_section(anonymous=["preview"])
+    host, server = start(server_config)
+    try:
+        with httpx.Client(base_url=server.url) as c:
+            preview = c.post("/openidm/external/email?_action=preview", headers=anonymous, json={"templateName": "welcome", "_locale": "fr"})
+            assert preview.status_code == 200 and preview.json()["subject"] == "Votre compte a été créé"
+            assert c.post("/openidm/external/email?_action=preview", json={"templateName": "welcome"}).status_code == 200
+            send = c.post("/openidm/external/email?_action=send", headers=anonymous, json={"to": "a@example.com"})
+            assert send.status_code == 401
+            assert c.get("/openidm/config", headers=anonymous).status_code == 401
+    finally:
+        server.stop()
+        host.close()
+    assert smtp_server.messages == []
+
+
+def test_ping_is_open(client):
+    assert client.get("/openidm/info/ping").json()["state"] == "ACTIVE_READY"
+
+
+def test_outbox_actions(client, smtp_server):
+    submitted = client.post("/openidm/external/email?_action=send&waitForCompletion=false", headers=IDM_AUTH,
+                            json={"to": "a@example.com", "subject": "queued", "body": "b"}).json()  # fmt: skip
+    wait_for(lambda: smtp_server.messages)
+    show = client.post("/openidm/external/email/outbox?_action=show", headers=IDM_AUTH, json={"id": submitted["outboxId"]})
+    assert show.status_code == 200 and show.json()["id"] == submitted["outboxId"]
+    mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
+    assert client.post("/openidm/external/email/outbox?_action=list", headers=mailer, json={}).status_code == 403
