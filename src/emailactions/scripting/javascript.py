@@ -33,6 +33,7 @@ __all__ = ["JavaScriptLanguage"]
 
 _PRELUDE = (Path(__file__).parent / "prelude.js").read_text(encoding="utf-8")
 _LINE = re.compile(r"<input>:(\d+)")
+_MAX_FRAMES = 20
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
@@ -243,6 +244,9 @@ def _thrown(info: dict[str, Any], run: ScriptRun, bridge: _Bridge) -> EmailActio
             original.detail.setdefault("line", line)
         return original
     name, message = info.get("name"), info.get("message") or ""
+    if name == "InternalError" and message == "out of memory":
+        # The script caught nothing (or rethrew): still the memory limit.
+        return _limit_error(run, f"{name}: {message}")
     code = info.get("code")
     # IDM scripts throw {code: 403, message: "..."} to choose the HTTP status.
     status = code if isinstance(code, int) and 400 <= code <= 599 else None
@@ -265,6 +269,8 @@ def _clean_stack(stack: str | None, filename: str) -> tuple[str | None, int | No
         if line is None and match:
             line = int(match.group(1))
         kept.append(frame.replace("<input>", filename))
+    if len(kept) > _MAX_FRAMES:  # deep recursion: the top frames tell the story
+        kept[_MAX_FRAMES:] = [f"    ... {len(kept) - _MAX_FRAMES} more frames"]
     return "\n".join(kept) or None, line
 
 
