@@ -78,15 +78,18 @@ class SentMail:
 
     @property
     def text(self) -> str | None:
-        """The text/plain body, or None."""
-        body = self.parsed.get_body(("plain",))
-        return body.get_content() if body is not None else None
+        """The text/plain body (newlines as ``\\n``), or None."""
+        return self._body("plain")
 
     @property
     def html(self) -> str | None:
-        """The text/html body, or None."""
-        body = self.parsed.get_body(("html",))
-        return body.get_content() if body is not None else None
+        """The text/html body (newlines as ``\\n``), or None."""
+        return self._body("html")
+
+    def _body(self, kind: str) -> str | None:
+        body = self.parsed.get_body((kind,))
+        # The wire uses CRLF; tests compare with Python strings.
+        return body.get_content().replace("\r\n", "\n") if body is not None else None
 
     @property
     def attachments(self) -> list[SentAttachment]:

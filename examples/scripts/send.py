@@ -1,0 +1,10 @@
+# IDM's send example in Python: the same openidm object as JavaScript.
+params = {}
+params["from"] = "openidm@example.com"
+params["to"] = "your_email@example.com"
+params["cc"] = "bjensen@example.com,scarter@example.com"
+params["subject"] = "OpenIDM recon report"
+params["type"] = "text/html"
+params["body"] = "<html><body><p>Recon report follows...</p></body></html>"
+
+openidm.action("external/email", "send", params)
