@@ -17,6 +17,10 @@ from .errors import (
     RateLimited,
     RecipientsRefused,
     RenderError,
+    ScriptError,
+    ScriptMemoryError,
+    ScriptNotFound,
+    ScriptTimeout,
     SMTPUTF8Unsupported,
     TemplateDisabled,
     TemplateError,
@@ -27,6 +31,7 @@ from .errors import (
     TransportError,
     UnknownAction,
     UnknownDestination,
+    UnknownLanguage,
     UnknownResource,
     UnknownTransport,
 )
@@ -34,6 +39,7 @@ from .hookspecs import hookimpl
 from .engines.base import TemplateEngine
 from .host import ActionContext, ActionHost, action
 from .message import Message
+from .scripting import ScriptLanguage
 from .transports.base import BaseTransport, SendResult
 
 __version__ = "0.1.0"
@@ -60,6 +66,11 @@ __all__ = [
     "RecipientsRefused",
     "RenderError",
     "SMTPUTF8Unsupported",
+    "ScriptError",
+    "ScriptLanguage",
+    "ScriptMemoryError",
+    "ScriptNotFound",
+    "ScriptTimeout",
     "SendResult",
     "TLSError",
     "TemplateDisabled",
@@ -71,6 +82,7 @@ __all__ = [
     "TransportError",
     "UnknownAction",
     "UnknownDestination",
+    "UnknownLanguage",
     "UnknownResource",
     "UnknownTransport",
     "action",

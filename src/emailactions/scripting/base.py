@@ -20,7 +20,7 @@ from ..errors import InvalidParams, ScriptTimeout
 if TYPE_CHECKING:  # pragma: no cover
     from ..host import ActionHost
 
-__all__ = ["ScriptLanguage", "ScriptLimits", "ScriptRun", "Console", "LEVELS", "format_slf4j"]
+__all__ = ["ScriptLanguage", "ScriptLimits", "ScriptRun", "ScriptStopped", "Console", "LEVELS", "format_slf4j"]
 
 #: console / logger method -> logging level. ``trace`` is IDM's finest level.
 LEVELS: dict[str, int] = {
@@ -37,6 +37,19 @@ script_log = logging.getLogger("emailactions.script")
 
 #: ``console(level, text)``: receives each console.log / logger line.
 Console = Callable[[str, str], None]
+
+
+class ScriptStopped(BaseException):
+    """Raised into a script whose run is over its time limit.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that a script's
+    ``except Exception`` cannot swallow it; languages turn it into its
+    :class:`~emailactions.errors.ScriptTimeout` (``.error``) at their boundary.
+    """
+
+    def __init__(self, error: ScriptTimeout) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -57,10 +70,10 @@ class ScriptRun:
     """One run of one script: its host, request context, limits and result.
 
     Languages call :meth:`action`, :meth:`request`, :meth:`log` and
-    :meth:`property` on behalf of the script; each call first checks the
+    :meth:`property` on behalf of the script; host calls first check the
     deadline, so a script that keeps calling the host stops on time. Once a
-    run has timed out every further call fails again: a script cannot catch
-    the timeout and carry on.
+    run has timed out every further call raises :class:`ScriptStopped` again:
+    a script cannot catch the timeout and carry on.
     """
 
     def __init__(
@@ -166,11 +179,11 @@ class ScriptRun:
     # -- limits ---------------------------------------------------------------
 
     def check_deadline(self) -> None:
-        """Raise :class:`ScriptTimeout` once the run is past its time limit."""
+        """Raise :class:`ScriptStopped` once the run is past its time limit."""
         if self.timed_out is None and self.deadline is not None and time.monotonic() > self.deadline:
             self.timed_out = self.timeout_error()
         if self.timed_out is not None:
-            raise self.timed_out
+            raise ScriptStopped(self.timed_out)
 
     def timeout_error(self) -> ScriptTimeout:
         """The error for a run stopped at its time limit."""

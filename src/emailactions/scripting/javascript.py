@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import EmailActionsError, EngineUnavailable, InvalidParams, ScriptError, ScriptMemoryError
 from ..hookspecs import hookimpl
-from .base import ScriptLanguage, ScriptRun
+from .base import ScriptLanguage, ScriptRun, ScriptStopped
 
 __all__ = ["JavaScriptLanguage"]
 
@@ -59,10 +59,10 @@ class _Bridge:
         try:
             args = json.loads(args_json)
             return json.dumps({"value": self._dispatch(op, args)}, ensure_ascii=False, default=str)
+        except ScriptStopped as stop:
+            self.fatal = stop.error
+            return self._fatal_reply()
         except EmailActionsError as exc:
-            if self.run.timed_out is not None:
-                self.fatal = exc
-                return self._fatal_reply()
             ident = len(self.raised)
             self.raised[ident] = exc
             error = {"name": type(exc).__name__, "id": ident, **exc.to_dict()}

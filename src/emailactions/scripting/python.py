@@ -3,8 +3,9 @@
 A Python script runs in this process with full Python powers: it may import
 anything, open files and call the host directly. There is no sandbox, so run
 only Python scripts you would run as a program. The time limit is checked at
-every host call (a loop that keeps sending stops); a loop that never calls
-the host, or memory use, is not bounded. Untrusted scripts belong in
+every host call (a loop that keeps sending stops, and ``except Exception``
+cannot swallow the stop); a loop that never calls the host, or memory use,
+is not bounded. Untrusted scripts belong in
 JavaScript, where QuickJS enforces both limits.
 """
 
@@ -17,7 +18,7 @@ from typing import Any, Mapping
 
 from ..errors import EmailActionsError, ScriptError
 from ..hookspecs import hookimpl
-from .base import ScriptLanguage, ScriptRun, format_slf4j
+from .base import ScriptLanguage, ScriptRun, ScriptStopped, format_slf4j
 
 __all__ = ["PythonLanguage", "OpenIDM"]
 
@@ -123,10 +124,12 @@ class PythonLanguage(ScriptLanguage):
             if line is not None:
                 exc.detail.setdefault("line", line)
             raise
+        except ScriptStopped as stop:
+            raise stop.error from None
         except Exception as exc:  # the script is the boundary: its own bugs become a ScriptError
             raise ScriptError(f"{type(exc).__name__}: {exc}", script=run.filename, line=_line(exc, run.filename)) from exc
         if run.timed_out is not None:
-            raise run.timed_out  # caught by the script, still over its limit
+            raise run.timed_out  # the script caught ScriptStopped (except BaseException): still over its limit
         return run.result if run.has_result else value
 
     def scope(self, run: ScriptRun) -> dict[str, Any]:
