@@ -43,7 +43,7 @@ class Reverse(ScriptLanguage):
     """A toy language: the script is the subject of one send, reversed."""
 
     name = "reverse"
-    extensions = (".rev",)
+    extensions = (".rev.js",)  # longer than ".js", so it wins for "x.rev.js"
 
     def run(self, source, run):
         return run.action("external/email", "send", {"to": "a@example.com", "subject": source.strip()[::-1]})
@@ -67,7 +67,7 @@ def host_with(plugin):
 
 
 def test_hook_register_script_languages(tmp_path):
-    script = tmp_path / "hello.rev"
+    script = tmp_path / "hello.rev.js"
     script.write_text("olleh\n")
     with host_with(Languages(("reverse", Reverse))) as host:
         assert host.run_script(script)["message"] == "Email sent"

@@ -137,6 +137,7 @@ class ScriptRun:
 
     def log(self, level: str, text: str) -> None:
         """One line of script output (console.log, logger.info, ...)."""
+        self.check_deadline()  # a script that only logs must stop too
         if self._console is not None:
             self._console(level, text)
         else:
@@ -144,6 +145,7 @@ class ScriptRun:
 
     def property(self, name: str, default: Any = None) -> Any:
         """``identityServer.getProperty(name, default)``: the run's properties only."""
+        self.check_deadline()
         return self.properties.get(name, default)
 
     def set_result(self, value: Any) -> None:

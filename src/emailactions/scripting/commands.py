@@ -41,9 +41,9 @@ def _properties(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--globals", "globals_", metavar="JSON", help="Extra global variables, as a JSON object; @FILE reads a file.")
 @click.option("-D", "--property", "properties", multiple=True, metavar="NAME=VALUE", help="A value for identityServer.getProperty (repeatable).")
 @click.option("--caller", metavar="ID", help="context.security.authenticationId seen by the script.")
-@click.option("--time-limit", type=float, default=ScriptLimits.time_limit, show_default=True, help="Seconds before the script is stopped.")
+@click.option("--time-limit", type=float, default=ScriptLimits.time_limit, show_default=True, help="Seconds before the script is stopped (0: none).")
 @click.option("--memory-limit", type=int, default=ScriptLimits.memory_limit // (1024 * 1024), show_default=True,
-              help="MiB the JavaScript engine may use.")  # fmt: skip
+              help="MiB the JavaScript engine may use (0: none).")  # fmt: skip
 @_accept_language
 @_no_wait
 @click.pass_context
@@ -73,7 +73,8 @@ def run_command(ctx: click.Context, script: str, language: str | None, globals_:
             caller=caller,
             properties=_properties(properties),
             console=_stderr_console,
-            limits=ScriptLimits(time_limit=time_limit if time_limit > 0 else None, memory_limit=memory_limit * 1024 * 1024),
+            limits=ScriptLimits(time_limit=time_limit if time_limit > 0 else None,
+                                memory_limit=memory_limit * 1024 * 1024 if memory_limit > 0 else None),  # fmt: skip
         )
 
     run_action(ctx, call)

@@ -63,6 +63,12 @@ class Scripting:
                 self._languages[name] = self.language_classes[name][0]()
             return self._languages[name]
 
+    def _by_extension(self, path: Path) -> str | None:
+        """The language whose longest extension ends the file name (".request.json" beats ".json")."""
+        name = path.name.lower()
+        matches = [ext for ext in self.extensions if name.endswith(ext)]
+        return self.extensions[max(matches, key=len)] if matches else None
+
     def resolve(self, script: str | os.PathLike[str], language: str | None) -> tuple[str, str, str]:
         """(source, filename, language name) for a path or a source text.
 
@@ -76,7 +82,7 @@ class Scripting:
             path = Path(script)
         elif isinstance(script, str) and "\n" not in script and script.strip():
             candidate = Path(script)
-            if candidate.suffix.lower() in self.extensions or candidate.is_file():
+            if self._by_extension(candidate) is not None or candidate.is_file():
                 path = candidate
         elif not isinstance(script, str):
             raise UnknownLanguage(f"A script is a path or a source string, not {type(script).__name__}")
@@ -85,7 +91,7 @@ class Scripting:
                 raise UnknownLanguage("Script source text needs language= (known: " + ", ".join(sorted(self.language_classes)) + ")")
             return str(script), "<script>", language
         if language is None:
-            language = self.extensions.get(path.suffix.lower())
+            language = self._by_extension(path)
             if language is None:
                 raise UnknownLanguage(
                     f"No script language handles {path.suffix or 'files without an extension'!r} ({path}); "
