@@ -1,4 +1,6 @@
 # IDM's send example in Python: the same openidm object as JavaScript.
+# `emailactions run` gives scripts openidm, action, identityServer, context,
+# logger and console, as IDM does; they need no import.
 params = {}
 params["from"] = "openidm@example.com"
 params["to"] = "your_email@example.com"

@@ -295,3 +295,8 @@ def test_without_quickjs_the_language_names_the_extra(emailactions_config, monke
         with pytest.raises(EngineUnavailable, match=r"pip install 'emailactions\[javascript\]'"):
             js(host, "1")
         assert host.run_script("1 + 1", language="python") == 2  # the rest still works
+
+
+def test_a_memory_limit_too_small_for_the_prelude_is_a_clean_error(emailactions_host):
+    with pytest.raises(ScriptMemoryError):
+        js(emailactions_host, "1", limits=ScriptLimits(memory_limit=10_000))

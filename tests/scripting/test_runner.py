@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from emailactions import (
@@ -85,8 +83,8 @@ def test_language_collisions_raise(tmp_path):
         assert "'emailactions.scripting.python'" in info.value.message and "'languages-plugin'" in info.value.message
     with host_with(Languages(("other", Other))) as host:
         with pytest.raises(DuplicateRegistration, match="File extension '.js' is claimed by language") as info:
-            host.scripting
+            _ = host.scripting
         assert "'other' ('languages-plugin')" in info.value.message and "'javascript'" in info.value.message
     with host_with(Languages(("bad", object))) as host:
         with pytest.raises(PluginError, match="not a ScriptLanguage"):
-            host.scripting
+            _ = host.scripting

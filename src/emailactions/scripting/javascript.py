@@ -99,7 +99,6 @@ class _Unguard:
 
     def __init__(self, ctx: Any) -> None:
         self._ctx = [ctx]  # a list, so the reference cycle is cut on first use
-        self.done = False
 
     def __call__(self) -> None:  # pragma: no cover - never called, only released
         pass
@@ -107,7 +106,6 @@ class _Unguard:
     def __del__(self) -> None:
         if self._ctx:
             self._ctx.pop().set_time_limit(-1)
-            self.done = True
 
 
 _binding_ok: bool | None = None
@@ -161,22 +159,24 @@ class JavaScriptLanguage(ScriptLanguage):
             ctx.set_memory_limit(limits.memory_limit)
         if limits.stack_size is not None:
             ctx.set_max_stack_size(limits.stack_size)
-        ctx.add_callable("__ea_call", bridge)
-        if limits.time_limit is not None:
-            if not self._interruptible:  # pragma: no cover - a quickjs build we do not know
-                raise EngineUnavailable(
-                    "This quickjs build cannot stop scripts at a time limit; install quickjs>=1.19,<1.20 or run without a time limit",
-                    language="javascript",
-                )
-            ctx.add_callable("__ea_unguard", _Unguard(ctx))
-        ctx.eval(_PRELUDE)
-        install, runner = ctx.get("__ea_install"), ctx.get("__ea_run")
-        ctx.eval("delete globalThis.__ea_install; delete globalThis.__ea_run;")
-        install(json.dumps(_init(run), ensure_ascii=False))
-        if limits.time_limit is not None:
-            # Installs the interrupt handler as the runner starts (see the module docstring).
-            ctx.set_time_limit(limits.time_limit)
+        if limits.time_limit is not None and not self._interruptible:  # pragma: no cover - a quickjs build we do not know
+            raise EngineUnavailable(
+                "This quickjs build cannot stop scripts at a time limit; install quickjs>=1.19,<1.20 or run without a time limit",
+                language="javascript",
+            )
+        init = json.dumps(_init(run), ensure_ascii=False)
         try:
+            # All inside the try: a tiny memory limit (or huge globals) can fail before the script starts.
+            ctx.add_callable("__ea_call", bridge)
+            if limits.time_limit is not None:
+                ctx.add_callable("__ea_unguard", _Unguard(ctx))
+            ctx.eval(_PRELUDE)
+            install, runner = ctx.get("__ea_install"), ctx.get("__ea_run")
+            ctx.eval("delete globalThis.__ea_install; delete globalThis.__ea_run;")
+            install(init)
+            if limits.time_limit is not None:
+                # Installs the interrupt handler as the runner starts (see the module docstring).
+                ctx.set_time_limit(limits.time_limit)
             reply = runner(source)
         except quickjs.StackOverflow as exc:
             raise ScriptError(f"Script {run.filename} recursed too deeply: {_first_line(exc)}", script=run.filename) from None
