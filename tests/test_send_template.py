@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from emailactions import ActionHost, InvalidParams, RenderError, TemplateDisabled, TemplateError, TemplateNotFound
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "conf"
@@ -245,6 +246,7 @@ def test_jinja_template_and_wait_for_completion_false(emailactions_host, emailac
     result = send(emailactions_host, {"templateName": "jj", "to": "a@example.com", "object": {"givenName": "Hilda", "groups": ["a", "b"]}},
                   wait_for_completion=False)  # fmt: skip
     assert result["message"] == "Email submitted"
+    wait_for(lambda: len(emailactions_outbox))  # a worker thread delivers submitted mail
     assert emailactions_outbox.last["Subject"] == "Hi Hilda" and emailactions_outbox.last.get_content().strip() == "a;b;"
 
 

@@ -20,6 +20,10 @@ from .errors import (
     RateLimited,
     RecipientsRefused,
     RenderError,
+    ScriptError,
+    ScriptMemoryError,
+    ScriptNotFound,
+    ScriptTimeout,
     SMTPUTF8Unsupported,
     TemplateDisabled,
     TemplateError,
@@ -30,6 +34,7 @@ from .errors import (
     TransportError,
     UnknownAction,
     UnknownDestination,
+    UnknownLanguage,
     UnknownResource,
     UnknownTransport,
     UnsupportedMediaType,
@@ -38,6 +43,7 @@ from .hookspecs import hookimpl
 from .engines.base import TemplateEngine
 from .host import ActionContext, ActionHost, action
 from .message import Message
+from .scripting import ScriptLanguage
 from .transports.base import BaseTransport, SendResult
 
 __version__ = "0.1.0"
@@ -67,6 +73,11 @@ __all__ = [
     "RecipientsRefused",
     "RenderError",
     "SMTPUTF8Unsupported",
+    "ScriptError",
+    "ScriptLanguage",
+    "ScriptMemoryError",
+    "ScriptNotFound",
+    "ScriptTimeout",
     "SendResult",
     "TLSError",
     "TemplateDisabled",
@@ -78,6 +89,7 @@ __all__ = [
     "TransportError",
     "UnknownAction",
     "UnknownDestination",
+    "UnknownLanguage",
     "UnknownResource",
     "UnknownTransport",
     "UnsupportedMediaType",

@@ -27,13 +27,18 @@
     │   ├── TemplateDisabled          400  template_disabled
     │   ├── TemplateExists            409  template_exists
     │   └── RenderError               400  render_error
-    └── TransportError                502  transport_error
-        ├── ConnectError              503  connect_error
-        ├── DeliveryTimeout           504  timeout
-        ├── TLSError                  502  tls_error
-        ├── AuthError                 502  auth_error
-        ├── SMTPUTF8Unsupported       502  smtputf8_unsupported
-        └── RecipientsRefused         502  recipients_refused
+    ├── TransportError                502  transport_error
+    │   ├── ConnectError              503  connect_error
+    │   ├── DeliveryTimeout           504  timeout
+    │   ├── TLSError                  502  tls_error
+    │   ├── AuthError                 502  auth_error
+    │   ├── SMTPUTF8Unsupported       502  smtputf8_unsupported
+    │   └── RecipientsRefused         502  recipients_refused
+    └── ScriptError                   500  script_error   (code: the thrown object's, if it has one)
+        ├── UnknownLanguage           400  unknown_language
+        ├── ScriptNotFound            404  script_not_found
+        ├── ScriptTimeout             500  script_timeout
+        └── ScriptMemoryError         500  script_memory_limit
 
 ``code`` is the HTTP-like status IDM puts in its error body; ``kind`` is a
 stable string for scripts that treat errors as data. ``to_dict()`` gives IDM's
@@ -86,6 +91,11 @@ __all__ = [
     "AuthError",
     "SMTPUTF8Unsupported",
     "RecipientsRefused",
+    "ScriptError",
+    "UnknownLanguage",
+    "ScriptNotFound",
+    "ScriptTimeout",
+    "ScriptMemoryError",
 ]
 
 
@@ -327,3 +337,46 @@ class RecipientsRefused(TransportError):
     """The relay refused every recipient; ``refused`` maps each to its reply."""
 
     kind = "recipients_refused"
+
+
+class ScriptError(EmailActionsError):
+    """A script failed: it threw, did not compile, or broke a limit.
+
+    Names the ``script`` and, when known, the ``line`` and the ``stack``. A
+    script that throws an object with a numeric ``code`` (IDM's ``throw
+    {code: 403, message: "..."}``) gives that code to this error, as IDM
+    gives it to the HTTP response.
+    """
+
+    kind = "script_error"
+
+    def __init__(self, message: str, *, code: int | None = None, **detail: Any) -> None:
+        super().__init__(message, **detail)
+        if code is not None:
+            self.code = code
+
+
+class UnknownLanguage(ScriptError):
+    """No registered script language has that name or file extension."""
+
+    code = 400
+    kind = "unknown_language"
+
+
+class ScriptNotFound(ScriptError):
+    """The script file does not exist or cannot be read."""
+
+    code = 404
+    kind = "script_not_found"
+
+
+class ScriptTimeout(ScriptError):
+    """The script ran past its time limit and was stopped."""
+
+    kind = "script_timeout"
+
+
+class ScriptMemoryError(ScriptError):
+    """The script tried to use more memory than its limit allows."""
+
+    kind = "script_memory_limit"

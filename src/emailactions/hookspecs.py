@@ -129,3 +129,18 @@ def resolve_locale(requested: list[str], available: list[str]) -> str | None:
     the built-in (IDM's rules, ``trylast``) answers last. When nobody
     answers, the part's default text is used, else its first locale.
     """
+
+
+@hookspec
+def register_script_languages(register: Callable[..., None]) -> None:
+    """Contribute script languages for ``ActionHost.run_script`` and ``emailactions run``.
+
+    Called once per host, when it runs its first script. Call
+    ``register(name, language_class)`` where the class subclasses
+    :class:`~emailactions.scripting.ScriptLanguage` and lists the file
+    ``extensions`` it handles (``(".js",)``); ``language=name`` selects it
+    explicitly, a file's extension otherwise. The class is instantiated on
+    first use, so it may import its engine lazily (raising
+    ``EngineUnavailable`` when missing). A name or an extension registered
+    twice raises ``DuplicateRegistration``. Return value ignored.
+    """

@@ -18,6 +18,7 @@ from .transports.base import BaseTransport, SendResult
 if TYPE_CHECKING:  # pragma: no cover
     from .dispatch import Dispatcher
     from .render import Templates
+    from .scripting import Scripting
 
 #: CREST verbs other than ``action``; services that only act answer 403.
 VERBS = ("create", "read", "update", "patch", "delete", "query")
@@ -62,6 +63,8 @@ class ActionHost:
         #: engine name -> (TemplateEngine subclass, plugin that registered it)
         self.engine_classes: dict[str, tuple[type, str]] = {}
         self._templates: Templates | None = None
+        self._scripting: Scripting | None = None
+        self._scripting_lock = threading.Lock()
         self._templates_lock = threading.Lock()
         self._call_register(self.hook.register_transports, self._add_transport)
         self._call_register(self.hook.register_template_engines, self._add_engine)
@@ -112,6 +115,34 @@ class ActionHost:
             if self._templates is None:
                 self._templates = Templates(self)
             return self._templates
+
+    @property
+    def scripting(self) -> "Scripting":
+        """The script languages of this host (registered on first use)."""
+        from .scripting import Scripting
+
+        with self._scripting_lock:
+            if self._scripting is None:
+                self._scripting = Scripting(self)
+            return self._scripting
+
+    def run_script(
+        self,
+        script: str | os.PathLike[str],
+        *,
+        language: str | None = None,
+        globals: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run a script file (language by extension) or source text (``language=``
+        required) with ``openidm`` in scope; returns its result.
+
+        ``options``: ``accept_language``, ``wait_for_completion``, ``caller``
+        (the context of the actions the script calls), ``properties``,
+        ``console`` and ``limits`` -- see :meth:`emailactions.scripting.Scripting.run`
+        and ``docs/scripting.md``.
+        """
+        return self.scripting.run(script, language=language, globals=globals, **options)
 
     # -- transports ------------------------------------------------------
 
