@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ConfigError
-from .passwords import PasswordHash, key_digest, parse_hash
+
+if TYPE_CHECKING:
+    # hashlib and secrets cost ~8 ms to import; only configs with users need them.
+    from .passwords import PasswordHash
 
 #: Permission -> what it allows. ``templates`` and ``*`` expand to several.
 PERMISSIONS: dict[str, str] = {
@@ -127,6 +130,8 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         if "password" not in entry:
             raise ConfigError(f"Config key '{key}.password' is required (a hash from `emailactions hash-password`)", key=f"{key}.password")
         try:
+            from .passwords import parse_hash
+
             password = parse_hash(_typed(entry["password"], str, f"{key}.password"))
         except ValueError as exc:
             raise ConfigError(f"Config key '{key}.password': {exc}", key=f"{key}.password") from None
@@ -202,6 +207,8 @@ def _key(entry: Mapping[str, Any], key: str) -> bytes:
         plain = _typed(entry["key"], str, f"{key}.key")
         if len(plain) < 16:
             raise ConfigError(f"Config key '{key}.key' must be at least 16 characters (use `emailactions api-key`)", key=f"{key}.key")
+        from .passwords import key_digest
+
         return key_digest(plain)
     hexdigest = _typed(entry["key_sha256"], str, f"{key}.key_sha256").lower()
     if len(hexdigest) != 64 or any(c not in "0123456789abcdef" for c in hexdigest):

@@ -12,7 +12,6 @@ from ..compose import compose
 from ..errors import InvalidParams, TemplateDisabled, UnknownDestination
 from ..hookspecs import hookimpl
 from ..request import Body, SendRequest, check_body, parse_preview, parse_send, parse_send_template, template_sender
-from ..templates import from_dict
 
 RESOURCE = "external/email"
 #: Messages a bulk ``waitForCompletion=false`` call commits together.
@@ -131,6 +130,8 @@ class EmailService:
         request = parse_preview(params)
         templates = self.host.templates
         if request.template is not None:
+            from ..templates import from_dict  # the template model loads only when used
+
             template = from_dict(request.template, str(request.template.get("id") or "preview"))
         else:
             template = templates.store.get(request.template_name or "")
