@@ -176,3 +176,23 @@ def test_quoted_commas_do_not_split(emailactions_host, emailactions_outbox):
 def test_display_name_limit(emailactions_host, emailactions_outbox):
     err = refused(emailactions_host, emailactions_outbox, dict(BASE, to=f'"{"x" * 151}" <a@example.com>'))
     assert err.param == "to" and "display name" in err.problem
+
+
+@pytest.mark.parametrize("display", ["Evil\r\nBcc: v@example.com", "a\nb", "x\x00", "x\u2028y", "\u202eEvil", "x\ud800"])
+def test_control_characters_in_address_objects(emailactions_host, emailactions_outbox, display):
+    err = refused(emailactions_host, emailactions_outbox, dict(BASE, to=[{"address": "a@example.com", "display": display}]))
+    assert err.param == "to"
+
+
+@pytest.mark.parametrize("param, value", [("subject", "x\ud800"), ("body", "x\udcff"), ("fromName", "Bank\u202egnp.exe")])
+def test_lone_surrogates_and_bidi_are_refused(emailactions_host, emailactions_outbox, param, value):
+    err = refused(emailactions_host, emailactions_outbox, dict(BASE, **{param: value}))
+    assert err.param == param
+
+
+def test_config_repr_has_no_secrets():
+    from emailactions import ActionHost
+
+    host = ActionHost({"transports": {"default": {"backend": "smtp", "username": "u", "password": "S3cr3t-PW"}},
+                       "rate_limits": {"storage": "redis://:R3disPW@localhost:6379"}}, load_entry_points=False)
+    assert "S3cr3t-PW" not in repr(host.config) and "R3disPW" not in repr(host.config)

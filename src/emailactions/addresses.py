@@ -26,8 +26,14 @@ def _label(param: str) -> str:
     return _LABELS.get(param.lstrip("_"), param)
 
 
+# Lone surrogates (JSON allows "\ud800") are not text and cannot be encoded.
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def check_header_text(value: str, param: str) -> str:
     """Refuse control characters, also ones hidden in RFC 2047 encoded words."""
+    if SURROGATES.search(value):
+        raise InvalidParams(f"Parameter {param!r} contains a lone surrogate (not valid Unicode text)", param=param)
     if _HEADER_CONTROLS.search(value):
         raise InvalidParams(
             f"Parameter {param!r} contains a control character", param=param
@@ -68,7 +74,10 @@ class Address:
         return self.addr.casefold()
 
     def __str__(self) -> str:
-        return f'"{self.display}" <{self.addr}>' if self.display else self.addr
+        if not self.display:
+            return self.addr
+        quoted = self.display.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{self.addr}>'
 
     def to_dict(self) -> dict[str, str]:
         """JSON form, as accepted back in address-list params."""
@@ -201,11 +210,13 @@ def _checked(addr: str, display: str, param: str, item: Any) -> Address:
         spec = _validate(addr)
     except ValueError as exc:
         raise _bad(param, item, str(exc)) from None
+    # Checked before normalising: white-space folding below would turn a CR LF
+    # into a space and hide it.
+    check_header_text(display, param)
     # Runs of white space in a display name carry no meaning, and readers
     # (the stdlib's among them) fold them; normalise so what we send is what shows.
     display = " ".join(display.split())
     if display:
-        check_header_text(display, param)
         if len(display) > MAX_DISPLAY_CHARS:
             raise _bad(param, item, f"display name longer than {MAX_DISPLAY_CHARS} characters")
         if _BIDI_CONTROLS.search(display):

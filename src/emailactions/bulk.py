@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import EmailActionsError
 from .message import Message
+
+log = logging.getLogger("emailactions")
 
 #: A recipient's key (their address) and how to build their message.
 Job = tuple[str, Callable[[], Message]]
@@ -28,6 +31,12 @@ def _run(send: Send, address: str, build: Callable[[], Message]) -> dict[str, An
         result = send(message)
     except EmailActionsError as exc:
         return {"address": address, "status": "failed", "error": exc.to_dict()}
+    except Exception:  # noqa: BLE001
+        # A bug (ours or a plugin's) for one recipient must not abort a half-sent
+        # bulk call: the caller would get no outcomes and could only send it all again.
+        log.exception("bulk send to %s failed unexpectedly", address)
+        error = EmailActionsError("Internal error while sending to this recipient")
+        return {"address": address, "status": "failed", "error": error.to_dict()}
     status = "submitted" if result.get("message") == "Email submitted" else "sent"
     outcome = {"address": address, "status": status, **{k: result[k] for k in _KEPT if result.get(k)}}
     if message.meta and message.meta.get("locale"):

@@ -36,7 +36,7 @@ _CONTENT_TYPES = {"plain": "text/plain", "html": "text/html", "xml": "text/xml"}
 
 def encoded_words(text: str) -> list[str]:
     """RFC 2047 base64 words, each under 76 characters, never splitting a character."""
-    raw = text.encode("utf-8", "surrogateescape")
+    raw = text.encode("utf-8", "strict")
     if len(raw) <= _WORD_BYTES:
         return [_b_word(raw)]
     words: list[str] = []
@@ -103,7 +103,7 @@ def phrase(display: str) -> list[str]:
     # on the space between adjacent words in a phrase (RFC 2047 drops it, the
     # stdlib keeps it), and one word reads the same everywhere. Display names
     # are capped (addresses.MAX_DISPLAY_CHARS) so the line stays under 998.
-    return [_b_word(display.encode("utf-8", "surrogateescape"))]
+    return [_b_word(display.encode("utf-8", "strict"))]
 
 
 def address_header(name: str, addresses: Iterable[Address]) -> str:
@@ -127,20 +127,33 @@ def encode_text(content: str) -> tuple[str, bytes]:
         text += "\n"
     if text.isascii() and "\0" not in text and max(map(len, text.split("\n"))) <= 998:
         return "7bit", text.replace("\n", CRLF).encode("ascii")
-    raw = text.encode("utf-8", "surrogateescape")
+    raw = text.encode("utf-8", "strict")
     # istext keeps "\n" as line breaks; soft breaks keep lines under 76.
     return "quoted-printable", binascii.b2a_qp(raw, istext=True).replace(b"\n", b"\r\n")
 
 
-@lru_cache(maxsize=64)
+#: Parts larger than this are encoded afresh each time rather than cached,
+#: so the cache never holds more than 64 x this (plus the encoded copies).
+CACHE_MAX_BYTES = 256 * 1024
+
+
 def _text_part(body: Body) -> tuple[str, bytes]:
     # Cached: a bulk or template send encodes the same body for every recipient.
+    if len(body.content) > CACHE_MAX_BYTES:
+        return _encode_text_part(body)
+    return _cached_text_part(body)
+
+
+def _encode_text_part(body: Body) -> tuple[str, bytes]:
     cte, data = encode_text(body.content)
     headers = (
         f'Content-Type: {_CONTENT_TYPES[body.subtype]}; charset="utf-8"{CRLF}'
         f"Content-Transfer-Encoding: {cte}{CRLF}"
     )
     return headers, data
+
+
+_cached_text_part = lru_cache(maxsize=64)(_encode_text_part)
 
 
 def _boundary() -> str:
@@ -195,9 +208,14 @@ def _base64_lines(data: bytes) -> bytes:
     return b"".join(encoded[i : i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
 
 
-@lru_cache(maxsize=64)
 def attachment_part(attachment: Attachment) -> tuple[str, bytes]:
-    """One base64 part; an inline one carries its Content-ID (cached, like text parts)."""
+    """One base64 part; an inline one carries its Content-ID (small ones cached, like text parts)."""
+    if len(attachment.data) > CACHE_MAX_BYTES:
+        return _encode_attachment(attachment)
+    return _cached_attachment(attachment)
+
+
+def _encode_attachment(attachment: Attachment) -> tuple[str, bytes]:
     disposition = "inline" if attachment.cid else "attachment"
     headers = (
         f"Content-Type: {attachment.content_type}{mime_param('name', attachment.filename)}{CRLF}"
@@ -207,6 +225,9 @@ def attachment_part(attachment: Attachment) -> tuple[str, bytes]:
     if attachment.cid:
         headers += f"Content-ID: <{attachment.cid}>{CRLF}"
     return headers, _base64_lines(attachment.data)
+
+
+_cached_attachment = lru_cache(maxsize=64)(_encode_attachment)
 
 
 def content_part(request: SendRequest) -> tuple[str, bytes]:

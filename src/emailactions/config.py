@@ -82,7 +82,8 @@ class RateLimitConfig:
     global_: str | None = None
     strategy: str = "moving-window"
     #: A ``limits`` storage URI; ``redis://...`` shares counters between hosts.
-    storage: str = "memory://"
+    #: Left out of repr: a URI may carry a password.
+    storage: str = field(default="memory://", repr=False)
     #: Over a limit, a submitted message is ``refuse``d (429) or ``defer``red.
     on_limit: str = "refuse"
 
@@ -95,9 +96,9 @@ class Config:
     sender: str | None = None
     #: Alias (a key of ``transports``) that ``send`` uses.
     transport: str = "default"
-    #: alias -> {"backend": name, **options}.
+    #: alias -> {"backend": name, **options}. Left out of repr: options hold passwords.
     transports: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=lambda: {"default": {"backend": "console"}}
+        default_factory=lambda: {"default": {"backend": "console"}}, repr=False
     )
     limits: Limits = field(default_factory=Limits)
     #: An IDM conf folder, where ``emailTemplate-*.json`` live.
@@ -349,7 +350,7 @@ def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") ->
     if _typed(auth.get("enable", False), bool, "auth.enable"):
         password = auth.get("password")
         if isinstance(password, Mapping):
-            raise ConfigError("Config key 'auth.password': IDM-encrypted values cannot be read; give the clear text or an environment variable", key="auth.password")
+            raise ConfigError("Config key 'auth.password': IDM-encrypted values cannot be read; give the clear text", key="auth.password")
         options["username"] = _typed(auth.get("username"), str, "auth.username")
         options["password"] = _typed(password, str, "auth.password")
     timeouts = {k: _ms(data.get(k, _IDM_DEFAULT_TIMEOUT_MS), k) for k in ("connectiontimeout", "timeout", "writetimeout")}

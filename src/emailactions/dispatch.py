@@ -170,7 +170,7 @@ class Dispatcher:
         outbox_id = outbox.add(
             message, transport=transport, template=template, max_age=self.settings.max_age, delay=delay, rate_check=rate_check
         )
-        self.host.hook.message_queued(message=message, outbox_id=outbox_id)
+        self.host.notify("message_queued", message=message, outbox_id=outbox_id)
         self.notify()
         result: dict[str, Any] = {
             "outboxId": outbox_id,

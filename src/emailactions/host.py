@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .dispatch import Dispatcher
     from .render import Templates
     from .scripting import Scripting
+
+log = logging.getLogger("emailactions")
 
 #: CREST verbs other than ``action``; services that only act answer 403.
 VERBS = ("create", "read", "update", "patch", "delete", "query")
@@ -188,10 +191,23 @@ class ActionHost:
         try:
             result = backend.send(message)
         except TransportError as exc:
-            self.hook.send_failed(message=message, error=exc)
+            self.notify("send_failed", message=message, error=exc)
             raise
-        self.hook.message_sent(message=message, result=result)
+        self.notify("message_sent", message=message, result=result)
         return result
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call a notification hook; a plugin that raises is logged, never fatal.
+
+        By the time these hooks run the mail is already sent (or failed): an
+        observer's bug must not turn a delivered message into an error, which
+        the outbox would then deliver again.
+        """
+        for impl in getattr(self.hook, hook).get_hookimpls():
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception:  # noqa: BLE001 - plugin boundary, see above
+                log.exception("plugin %s raised in %s; ignored", impl.plugin_name, hook)
 
     @property
     def dispatcher(self) -> Dispatcher:

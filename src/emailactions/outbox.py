@@ -329,7 +329,8 @@ class Outbox:
                         for item in batch
                     ]
                     db.execute("COMMIT")
-                except sqlite3.Error as exc:
+                except BaseException as exc:
+                    # Every submitter in this group commit learns why, not just this one.
                     for item in batch:
                         item.error = exc
                     raise
@@ -361,6 +362,24 @@ class Outbox:
                 {"worker": worker, "until": now + lease, "now": now, "limit": limit},
             ).fetchall()
         return sorted((Entry._from_row(r) for r in rows), key=lambda e: e.id)
+
+    def renew(self, entry: Entry, *, lease: float) -> bool:
+        """Extend a claimed entry's lease to ``lease`` seconds from now.
+
+        False if the lease already ran out (another worker may own the entry).
+        Entries claimed together share a lease; renewing before each send
+        keeps a slow batch from outliving it.
+        """
+        now = self.clock()
+        with self._sql() as db:
+            # The lease value itself is the token: threads of one worker share
+            # its id, so only an unchanged lease proves nobody re-claimed it.
+            cursor = db.execute(
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'in-flight'"
+                " AND lease_until = ? AND lease_until > ?",
+                (now + lease, entry.id, entry.worker, entry.lease_until, now),
+            )
+            return cursor.rowcount == 1
 
     def finish(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .addresses import MAX_DISPLAY_CHARS, Address, check_header_text, parse_address, parse_address_list
+from .addresses import SURROGATES, Address, check_header_text, parse_address, parse_address_list
 from .attachments import Attachment, parse_attachments
 from .errors import InvalidParams, TooLarge
 
@@ -56,7 +56,6 @@ class SendRequest:
     attachments: tuple[Attachment, ...] = ()
     #: One message per ``to`` recipient (each sees only their own address).
     separately: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def recipients(self) -> tuple[Address, ...]:
@@ -167,12 +166,14 @@ def check_subject(subject: str, limits: Limits, param: str = "subject") -> str:
 
 
 def check_body(content: str, limits: Limits, param: str = "body") -> str:
-    """Body size check, before anything is encoded."""
+    """Body size and encodability checks, before anything is encoded."""
     # len() is a cheap lower bound; only encode when it could be over.
     if len(content) * 4 > limits.max_body_bytes and len(content.encode("utf-8", "surrogatepass")) > limits.max_body_bytes:
         raise TooLarge(
             f"Parameter {param!r} is larger than {limits.max_body_bytes} bytes", param=param
         )
+    if not content.isascii() and SURROGATES.search(content):
+        raise InvalidParams(f"Parameter {param!r} contains a lone surrogate (not valid Unicode text)", param=param)
     return content
 
 
@@ -226,13 +227,16 @@ def recipients(
     if not (to or cc or bcc):
         raise InvalidParams("Parameter 'to' is missing: no recipient given", param="to")
     if separately:
-        if cc:
-            raise InvalidParams("Parameter 'cc' cannot be used with sendSeparately (each message has one recipient)", param="cc")
+        # Each message has exactly one recipient. A Bcc on each would mail its
+        # address once per recipient (and run into its rate limit at once).
+        for name, field_ in (("cc", cc), ("bcc", bcc)):
+            if field_:
+                raise InvalidParams(f"Parameter {name!r} cannot be used with sendSeparately (each message has one recipient)", param=name)
         if not to:
             raise InvalidParams("Parameter 'to' is missing: sendSeparately needs recipients", param="to")
         if len(to) > limits.max_bulk_recipients:
             raise InvalidParams(f"Too many recipients: {len(to)} (limit {limits.max_bulk_recipients})", param="to", count=len(to))
-        count = 1 + len(bcc)
+        count = 1
     else:
         count = len(to) + len(cc) + len(bcc)
     if count > limits.max_recipients:
@@ -263,10 +267,8 @@ def sender(picked: Mapping[str, Any], default_from: str | None) -> Address:
         raise InvalidParams("Parameter 'from' must be a string", param="from")
     address = parse_address(value, "from")
     if "fromName" in picked:
-        name = " ".join(check_header_text(text_param(picked, "fromName"), "fromName").split())
-        if len(name) > MAX_DISPLAY_CHARS:
-            raise InvalidParams(f"Parameter 'fromName' is longer than {MAX_DISPLAY_CHARS} characters", param="fromName")
-        address = Address(address.addr, name)
+        # The object form runs every display-name check (controls, bidi, length).
+        address = parse_address({"address": address.addr, "display": text_param(picked, "fromName")}, "fromName")
     return address
 
 

@@ -130,6 +130,11 @@ class DeliveryWorker:
                 # thread waits and carries on rather than dying silently.
                 log.error("outbox %s: %s", self.outbox.where, exc.message)
                 self._stop.wait(self.settings.poll_interval)
+            except Exception:  # noqa: BLE001
+                # The thread is the last boundary: a bug anywhere below must not
+                # stop delivery for good (running() would still say True).
+                log.exception("outbox %s: worker error; carrying on", self.outbox.where)
+                self._stop.wait(self.settings.poll_interval)
 
     def _idle(self) -> None:
         # Sleep until woken, the poll interval passes, or the next retry is due.
@@ -160,7 +165,11 @@ class DeliveryWorker:
         with self._busy_lock:
             self._busy += 1
         try:
-            for entry in claimed:
+            for n, entry in enumerate(claimed):
+                # A batch shares one lease: renew it before each later entry, or
+                # skip the entry if it ran out (another worker may have it now).
+                if n and not self.outbox.renew(entry, lease=self.settings.lease):
+                    continue
                 self.deliver(entry)
         finally:
             with self._busy_lock:
@@ -276,7 +285,9 @@ class DeliveryWorker:
             error=exc.to_dict() if exc is not None else None,
         )  # fmt: skip
         if not recorded:
+            # Another worker owns the entry now and will count its outcome.
             log.warning("outbox %d: lease lost while sending; another worker owns it now", entry.id)
+            return "lost"
         self.tally.add(state)
         if state == "sent" and not refused:
             log.info("outbox %d %s: sent after %d attempt(s)", entry.id, entry.message_id, entry.attempts)
@@ -288,7 +299,7 @@ class DeliveryWorker:
         undelivered = [a for a in entry.recipients if a in refused]
         if undelivered and exc is not None:
             message = replace(entry.message(), recipients=tuple(undelivered))
-            self.host.hook.message_failed(message=message, outbox_id=entry.id, error=exc)
+            self.host.notify("message_failed", message=message, outbox_id=entry.id, error=exc)
         return state
 
 

@@ -11,7 +11,7 @@ from ..bulk import Job, deliver_each, summarize
 from ..compose import compose
 from ..errors import InvalidParams, TemplateDisabled, UnknownDestination
 from ..hookspecs import hookimpl
-from ..request import Body, SendRequest, check_body, parse_preview, parse_send, parse_send_template, template_sender
+from ..request import Body, SendRequest, bool_param, check_body, parse_preview, parse_send, parse_send_template, template_sender
 
 RESOURCE = "external/email"
 #: Messages a bulk ``waitForCompletion=false`` call commits together.
@@ -159,7 +159,7 @@ class EmailService:
 
 
 def _one_each(request: SendRequest) -> Iterable[Job]:
-    """A job per ``to`` recipient: their own To header, the shared Bcc in each envelope."""
+    """A job per ``to`` recipient, with only their own address in To."""
     for address in request.to:
         yield address.addr, partial(compose, replace(request, to=(address,), separately=False))
 
@@ -169,11 +169,7 @@ def _wait_flag(params: dict[str, Any], context: Any) -> bool:
     value = params.pop("waitForCompletion", None)
     if value is None:
         return context.wait_for_completion
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if not isinstance(value, bool):
-        raise InvalidParams("Parameter 'waitForCompletion' must be a boolean", param="waitForCompletion")
-    return value
+    return bool_param({"waitForCompletion": value}, "waitForCompletion")
 
 
 @hookimpl

@@ -295,6 +295,11 @@ class SMTPTransport(BaseTransport):
                     raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
                 raise ConnectError(f"SMTP delivery to {where} failed: {exc}", transport=self.alias) from exc
             finally:
+                if watch is not None:
+                    # Detach first: once pooled, the connection may be another
+                    # send's, and this watch must not shut its socket down.
+                    _WATCHDOG.detach(watch)
+                    healthy = healthy and not watch.fired
                 self._release(conn, healthy)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -434,6 +439,11 @@ class _Watchdog:
     def release(self, watch: _Watch) -> None:
         with self._cond:
             self._watches.discard(watch)
+
+    def detach(self, watch: _Watch) -> None:
+        """Forget the watch's connection (it is going back to the pool)."""
+        with self._cond:
+            watch.conn = None
 
     def _run(self) -> None:
         with self._cond:
