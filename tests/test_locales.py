@@ -74,3 +74,10 @@ def test_template_keys_may_be_spelled_any_way():
 
 def test_nothing_matches():
     assert match(["de"], ["en", "fr"]) is None
+
+
+def test_a_preferred_tag_late_in_a_long_header_still_counts():
+    from emailactions.locales import MAX_ACCEPT_ENTRIES, parse_accept_language
+
+    header = ", ".join(f"x{chr(97 + i // 26)}{chr(97 + i % 26)};q=0.1" for i in range(MAX_ACCEPT_ENTRIES + 5)) + ", fr;q=1"
+    assert parse_accept_language(header)[0] == "fr"

@@ -83,13 +83,14 @@ def parse_accept_language(header: str | None, param: str = "Accept-Language") ->
         tag = tag.strip()
         if q == 0 or tag == "*":
             continue
-        weighted.append((-q, position, normalize(tag, param)))
-        if len(weighted) >= MAX_ACCEPT_ENTRIES:
-            break
+        weighted.append((-q, position, tag))
+    # Sorted before the cut, so a q=1 tag late in a long header still counts;
+    # only the tags kept are parsed (the header's length bounds the rest).
     out: list[str] = []
-    for _, _, tag in sorted(weighted):
-        if tag not in out:
-            out.append(tag)
+    for _, _, tag in sorted(weighted)[:MAX_ACCEPT_ENTRIES]:
+        canonical = normalize(tag, param)
+        if canonical not in out:
+            out.append(canonical)
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import time
+
 import pytest
 
 from emailactions.engines.base import plain_data
@@ -211,3 +213,12 @@ def test_slow_to_parse_shapes_are_refused_before_parsing(source):
     with pytest.raises(RenderError):
         render(source)
     assert time.monotonic() - start < 0.1
+
+
+def test_a_long_comment_ends_where_pybars3_ends_it():
+    # pybars3 ends {{!-- at the first "}}": the limits must see the same tags.
+    source = "{{!-- }}" + ("{{lookup " + "a " * 15 + "}}") * 2400 + "--}}"
+    start = time.monotonic()
+    with pytest.raises(RenderError):
+        render(source)
+    assert time.monotonic() - start < 1.0

@@ -98,6 +98,15 @@ BOMBS = [
     "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
     "{{ range(1000000) }}",
     "{{ lipsum(1000000) }}",
+    # Literals that nest a value in itself double what it prints, no operator needed.
+    '{% set ns = namespace(v="xxxxxxxxxx") %}{% for i in range(40) %}{% set ns.v = [ns.v, ns.v] %}{% endfor %}{{ ns.v }}',
+    '{% set ns = namespace(v="xxxxxxxxxx") %}{% for i in range(40) %}{% set ns.v = [ns.v, ns.v] %}{% endfor %}{{ ns.v|tojson }}',
+    '{% set ns = namespace(v="x") %}{% for i in range(40) %}{% set ns.v = {"a": ns.v, "b": ns.v} %}{% endfor %}{{ ns.v|string }}',
+    '{% set ns = namespace(v="x") %}{% for i in range(40) %}{% set ns.v = (ns.v, ns.v) %}{% endfor %}{{ ns.v|join(",") }}',
+    # The mapping form of %-formatting has widths too.
+    '{{ "%(a)999999999s" % {"a": 1} }}',
+    '{{ "%(a).999999999f" % {"a": 1.0} }}',
+    '{{ "%(a)999999999s"|format(a=1) }}',
 ]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import wait_for
 
-from .conftest import ADMIN, FA_AUTH, IDM_AUTH, server_section, start
+from .conftest import ADMIN, ADMIN_PASSWORD, FA_AUTH, IDM_AUTH, server_section, start
 
 # IDM's documentation, verbatim but for the port (docs: "Send mail" / "Email templates").
 CURL_SEND = """curl \\
@@ -222,3 +222,19 @@ def test_outbox_actions(client, smtp_server):
     assert show.status_code == 200 and show.json()["id"] == submitted["outboxId"]
     mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
     assert client.post("/openidm/external/email/outbox?_action=list", headers=mailer, json={}).status_code == 403
+
+
+def test_plugin_actions_need_every_permission(client, live):
+    # An action a plugin adds to external/email is named by no permission.
+    live.host.actions.add("external/email", "wipeEverything", lambda params, context: {"wiped": True}, "test-plugin")
+    try:
+        mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
+        denied = client.post("/openidm/external/email?_action=wipeEverything", headers=mailer, json={})
+        assert denied.status_code == 403 and denied.json()["detail"]["permission"] == "*"
+        admin = {"X-OpenIDM-Username": ADMIN, "X-OpenIDM-Password": ADMIN_PASSWORD}
+        assert client.post("/openidm/external/email?_action=wipeEverything", headers=admin, json={}).json() == {"wiped": True}
+        # An action nobody registered still gets the host's 400 naming the valid ones.
+        typo = client.post("/openidm/external/email?_action=sendMail", headers=mailer, json={})
+        assert typo.status_code == 400 and "send" in typo.json()["message"]
+    finally:
+        live.host.actions._services["external/email"].pop("wipeEverything")

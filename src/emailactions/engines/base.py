@@ -72,10 +72,14 @@ def active_state() -> "RenderState | None":
     return _CURRENT.get()
 
 
+#: Nesting of containers a template may build or print.
+MAX_VALUE_DEPTH = 100
+
+
 class RenderState:
     """Per-part budget and bookkeeping, charged by the engines as they run."""
 
-    __slots__ = ("limits", "part", "locale", "paths", "work", "deadline", "missing", "_ticks", "depth")
+    __slots__ = ("limits", "part", "locale", "paths", "work", "deadline", "missing", "_ticks", "depth", "sizes")
 
     def __init__(self, limits: RenderLimits, part: str, locale: str | None, paths: Mapping[int, str]) -> None:
         self.limits = limits
@@ -83,6 +87,8 @@ class RenderState:
         self.locale = locale
         #: id(container in the data) -> its dotted path, for missing-variable reports.
         self.paths = paths
+        #: id(container) -> (container, expanded size), see check_value.
+        self.sizes: dict[int, tuple[Any, int]] = {}
         self.work = 0
         self.deadline = time.monotonic() + limits.max_seconds
         self.missing: list[str] = []
@@ -105,15 +111,41 @@ class RenderState:
             raise self.fail(f"it ran longer than {self.limits.max_seconds} s")
 
     def check_value(self, value: Any) -> Any:
-        """Refuse an intermediate string or list larger than the value limit."""
+        """Refuse an intermediate string or list larger than the value limit.
+
+        Containers count what printing them would produce: ``[a, a]`` is twice
+        ``a``, so a loop of ``{% set v = [v, v] %}`` cannot double its way to
+        gigabytes before ``{{ v }}`` turns it into one string.
+        """
         try:
             size = len(value)
         except TypeError:
             return value
-        if size > self.limits.max_value_chars:
-            raise self.fail(f"it builds a value of {size} items or characters (limit {self.limits.max_value_chars})")
+        total = self._expanded(value, 0) if isinstance(value, (list, tuple, dict)) else size
+        if total > self.limits.max_value_chars:
+            raise self.fail(f"it builds a value of {total} items or characters (limit {self.limits.max_value_chars})")
         self.charge(size)
         return value
+
+    def _expanded(self, value: Any, depth: int) -> int:
+        # Memoised per render by id (the object is kept alive in the memo, so
+        # its id cannot be reused): shared sub-lists are measured once.
+        if isinstance(value, str):
+            return len(value)
+        if not isinstance(value, (list, tuple, dict)):
+            return 1
+        seen = self.sizes.get(id(value))
+        if seen is not None:
+            return seen[1]
+        if depth > MAX_VALUE_DEPTH:
+            raise self.fail(f"it builds values nested deeper than {MAX_VALUE_DEPTH} levels")
+        total = len(value)
+        for item in value.values() if isinstance(value, dict) else value:
+            total += self._expanded(item, depth + 1)
+            if total > self.limits.max_value_chars:
+                break
+        self.sizes[id(value)] = (value, total)
+        return total
 
     def missed(self, container: Any, name: Any) -> None:
         """Record a lookup of ``name`` in ``container`` that found nothing."""

@@ -96,12 +96,9 @@ def _check_tags(source: str, limits: RenderLimits) -> None:
             pos = close + len(name) + 9
             continue
         if inner.lstrip("~").startswith("!"):
-            # Comments may be long; {{!-- --}} ones may even hold "}}".
-            if inner.lstrip("~").startswith("!--"):
-                end = source.find("--}}", start + 2)
-                if end < 0:
-                    raise RenderError(f"a comment is not closed (line {_line(source, start)})", line=_line(source, start))
-                end += 2
+            # A comment ends at the first "}}", even a {{!-- --}} one: that is
+            # where pybars3's grammar ends it (Handlebars.js would read on to
+            # "--}}"), and this scan must see exactly the tags pybars3 will.
             pos = end + 2
             continue
         tags += 1

@@ -32,7 +32,8 @@ _SAFE_METHODS: dict[type, frozenset[str]] = {
     }),  # fmt: skip
     list: frozenset({"count", "index"}),
 }
-_PRINTF_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+# The optional "(key)" is the mapping form: "%(a)999999999s" % {"a": 1}.
+_PRINTF_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 #: Block tags that open a level of nesting (for the pre-parse depth check).
 _BLOCK_TAGS = frozenset({"for", "if", "macro", "call", "filter", "with", "block", "autoescape", "trans"})
 #: Bits in an integer result; enough for any real amount, far from a hang.
@@ -179,6 +180,25 @@ def _runtime() -> Any:
             super().visit_Concat(node, frame)
             self.write(")")
 
+        # List, dict and tuple literals are size-checked too: nesting a value
+        # in itself doubles what it prints without any operator involved.
+        def visit_List(self, node: nodes.List, frame: Any) -> None:
+            self.write("environment.checked(")
+            super().visit_List(node, frame)
+            self.write(")")
+
+        def visit_Dict(self, node: nodes.Dict, frame: Any) -> None:
+            self.write("environment.checked(")
+            super().visit_Dict(node, frame)
+            self.write(")")
+
+        def visit_Tuple(self, node: nodes.Tuple, frame: Any) -> None:
+            if node.ctx != "load":  # an unpacking target, not a value
+                return super().visit_Tuple(node, frame)
+            self.write("environment.checked(")
+            super().visit_Tuple(node, frame)
+            self.write(")")
+
     class _Sandbox(SandboxedEnvironment):
         """The sandbox, plus bounded operators, calls and attribute access."""
 
@@ -249,7 +269,9 @@ def _runtime() -> Any:
     def finalize(value: Any) -> Any:
         # {{ object.items }} would print "<built-in method ... at 0x7f...>": a
         # memory address is not data. Callables print nothing.
-        return "" if callable(value) and not isinstance(value, jinja2.runtime.Undefined) else value
+        if callable(value) and not isinstance(value, jinja2.runtime.Undefined):
+            return ""
+        return current_state().check_value(value)
 
     return types.SimpleNamespace(
         jinja2=jinja2, nodes=nodes, Sandbox=_Sandbox, Undefined=_RecordingUndefined, finalize=finalize
