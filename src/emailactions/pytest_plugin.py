@@ -204,7 +204,8 @@ class Outbox:
 
     def to(self, address: str) -> list[Any]:
         """Parsed messages whose envelope includes ``address``."""
-        return [m.parsed() for m in self._transport.outbox if address in m.recipients]
+        wanted = address.casefold()  # as find() compares addresses
+        return [m.parsed() for m in self._transport.outbox if wanted in (r.casefold() for r in m.recipients)]
 
     @property
     def subjects(self) -> list[str]:

@@ -97,11 +97,6 @@ class RateLimiter:
                 out += [Counter("recipient", key, item) for item in self._recipient]
         return out
 
-    def check(self, message: Message, template: str | None = None) -> RateLimited | None:
-        """The error ``acquire`` would raise, without counting anything."""
-        with self._lock:
-            return self._over(self.counters(message, template))
-
     def acquire(self, message: Message, template: str | None = None) -> None:
         """Count ``message`` against every limit, or raise :class:`RateLimited`
         (429, with ``retry_after`` in seconds) and count nothing."""
