@@ -254,7 +254,7 @@ class ActionHost:
         )
 
     def close(self) -> None:
-        """Stop outbox delivery, then close every opened transport."""
+        """Stop outbox delivery, close every opened transport, then the script languages."""
         with self._lock:
             dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
@@ -263,6 +263,10 @@ class ActionHost:
             transports, self._transports = self._transports, {}
         for transport in transports.values():
             transport.close()
+        with self._scripting_lock:
+            scripting = self._scripting
+        if scripting is not None:
+            scripting.close()  # the JavaScript sandbox processes
 
     def __enter__(self) -> "ActionHost":
         return self

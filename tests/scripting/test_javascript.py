@@ -300,3 +300,90 @@ def test_without_quickjs_the_language_names_the_extra(emailactions_config, monke
 def test_a_memory_limit_too_small_for_the_prelude_is_a_clean_error(emailactions_host):
     with pytest.raises(ScriptMemoryError):
         js(emailactions_host, "1", limits=ScriptLimits(memory_limit=10_000))
+
+
+# -- isolation: the sandbox process -------------------------------------------------------
+
+DEEP = "var a = []; for (var i = 0; i < 50000; i++) a = [a];\n"
+
+
+def idle_children(host):
+    return list(host.scripting.language("javascript")._pool._idle)
+
+
+def test_a_script_that_crashes_the_engine_is_a_script_error_and_the_host_carries_on(emailactions_host):
+    # QuickJS's JSON.stringify recurses in C without a stack check: this kills its process.
+    with pytest.raises(ScriptError, match=r"the JavaScript engine crashed \(signal SIGSEGV\)") as info:
+        js(emailactions_host, DEEP + "JSON.stringify(a).length")
+    assert type(info.value) is ScriptError and info.value.detail["engine_exit"] == "signal SIGSEGV"
+    assert js(emailactions_host, "1 + 1") == 2  # a fresh sandbox process
+
+
+def test_a_catastrophic_regex_is_stopped_at_the_time_limit(emailactions_host):
+    js(emailactions_host, "1")  # a warm child, so the timing is the run's own
+    [before] = idle_children(emailactions_host)
+    start = time.monotonic()
+    with pytest.raises(ScriptTimeout):  # QuickJS's regex engine never polls its interrupt handler
+        js(emailactions_host, '/(a+)+b/.test("a".repeat(40))', limits=ScriptLimits(time_limit=0.3))
+    assert time.monotonic() - start < 0.3 + 1
+    assert before.proc.returncode is not None  # killed, never reused
+    assert js(emailactions_host, "'still here'") == "still here"
+    assert idle_children(emailactions_host) != [before]
+
+
+def test_warm_children_are_reused_and_closed_with_the_host(emailactions_config):
+    with ActionHost(emailactions_config, load_entry_points=False) as host:
+        for n in range(3):
+            assert js(host, f"{n} + 1") == n + 1
+        [child] = idle_children(host)  # one run at a time: one child
+        with pytest.raises(ScriptTimeout):  # QuickJS's own interrupt: the child survives
+            js(host, "while (true) {}", limits=ScriptLimits(time_limit=0.1))
+        assert idle_children(host) == [child]
+    assert child.proc.returncode is not None and idle_children(host) == []
+
+
+def test_deep_results_params_and_log_values_are_script_errors_not_crashes(emailactions_host):
+    for tail in ("a", "setResult(a)", 'openidm.action("external/email", "send", {to: "a@example.com", x: a})'):
+        with pytest.raises(ScriptError, match="nested more than 256 levels deep"):
+            js(emailactions_host, DEEP + tail)
+    assert js(emailactions_host, "var a = []; for (var i = 0; i < 5000; i++) a = [a]; console.log(a); 'logged'") == "logged"
+    assert js(emailactions_host, "var a = []; for (var i = 0; i < 200; i++) a = [a]; a")  # deep but allowed
+    with pytest.raises(ScriptError, match="TypeError: circular reference"):
+        js(emailactions_host, "var o = {}; o.self = o; o")
+
+
+def test_a_script_replacing_json_does_not_break_the_bridge(emailactions_host, emailactions_outbox):
+    result = js(emailactions_host, """
+        JSON.stringify = function () { return "x" };
+        JSON.parse = function () { return {error: {message: "forged"}} };
+        Array.prototype.push = Array.prototype.slice = function () { throw new Error("replaced") };
+        var r = openidm.action("external/email", "send", {to: "a@example.com", subject: "s"});
+        ({message: r.message, prop: identityServer.getProperty("p", "dflt"), values: [1, {b: [true, null]}]})
+    """)
+    assert result == {"message": "Email sent", "prop": "dflt", "values": [1, {"b": [True, None]}]}
+    emailactions_outbox.assert_sent(1, subject="s")
+
+
+def test_results_follow_json_stringify(emailactions_host):
+    assert js(emailactions_host, """[new Date(0), new Number(2), new String("s"), new Boolean(false), undefined,
+        function () {}, NaN, -Infinity, {u: undefined, f: function () {}, t: {toJSON: function (k) { return "key " + k }}}]""") == [
+        "1970-01-01T00:00:00.000Z", 2, "s", False, None, None, None, None, {"t": "key t"}]  # fmt: skip
+    with pytest.raises(ScriptError, match="BigInt"):
+        js(emailactions_host, "[1n]")
+
+
+def test_nan_and_infinite_globals_are_refused_by_name(emailactions_host):
+    for value in (float("nan"), [float("inf")]):
+        with pytest.raises(InvalidParams, match="Script global 'ratio' is not JSON data") as info:
+            js(emailactions_host, "ratio", globals={"ratio": value})
+        assert info.value.code == 400
+
+
+def test_only_out_of_memory_is_a_memory_error(emailactions_host):
+    from emailactions.scripting.base import ScriptRun
+    from emailactions.scripting.javascript import _limit_error
+
+    run = ScriptRun(emailactions_host, filename="x.js", language="javascript", limits=ScriptLimits())
+    assert type(_limit_error(run, "SyntaxError: unexpected token: 'NaN'")) is ScriptError
+    assert type(_limit_error(run, "InternalError: out of memory")) is ScriptMemoryError
+    assert type(_limit_error(run, "InternalError: interrupted")) is ScriptTimeout

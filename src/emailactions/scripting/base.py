@@ -56,9 +56,9 @@ class ScriptStopped(BaseException):
 class ScriptLimits:
     """Bounds on one run. ``None`` turns a bound off."""
 
-    #: Seconds. JavaScript: CPU time inside the engine (QuickJS's interrupt
-    #: handler reads the process clock), and wall time checked at every host
-    #: call. Python: wall time checked at every host call only.
+    #: Seconds of wall-clock time. JavaScript: enforced by QuickJS's
+    #: interrupt handler, by the host killing the sandbox process, and at
+    #: every host call. Python: checked at every host call only.
     time_limit: float | None = 10.0
     #: Bytes the JavaScript engine may allocate (Python scripts: not enforced).
     memory_limit: int | None = 64 * 1024 * 1024
@@ -249,3 +249,7 @@ class ScriptLanguage(ABC):
         script did not handle propagate as they are; anything else the script
         threw becomes a :class:`~emailactions.errors.ScriptError`.
         """
+
+    def close(self) -> None:
+        """Release what the language holds (processes, caches); the host calls
+        it when it closes. Later runs may start again. The default does nothing."""

@@ -6,8 +6,32 @@
 // plain objects and arrays back, and `new Object()` params, arrays and nested
 // objects reach Python as plain dicts and lists. Functions are named
 // __ea_* so their frames can be dropped from stack traces shown to users.
+//
+// The script runs after this file, in the same realm, and may replace any
+// global or prototype method (JSON, Array.prototype.push, ...). So what the
+// bridge needs is captured here first, and values are turned into JSON by
+// __ea_json below, which calls no method a script can replace except the
+// value's own toJSON (as JSON.stringify does) and bounds the nesting depth:
+// QuickJS's own JSON.stringify recurses in C without a stack check and
+// crashes the process on a value nested some 50,000 deep.
 (function __ea_prelude(global) {
   "use strict";
+  var parse = JSON.parse;
+  var quote = JSON.stringify; // only ever given a string primitive: no toJSON, no recursion
+  var objectKeys = Object.keys;
+  var isArray = Array.isArray;
+  var apply = Reflect.apply;
+  var defineProperty = Object.defineProperty;
+  var ErrorCtor = Error;
+  var TypeErrorCtor = TypeError;
+  var RangeErrorCtor = RangeError;
+  var NumberCtor = Number;
+  var StringCtor = String;
+  var BooleanCtor = Boolean;
+  var isFiniteNumber = isFinite;
+  // Deeper than any email's params; well inside the host's JSON parser
+  // (Python's recursion limit) and QuickJS's default 1 MiB stack.
+  var MAX_DEPTH = 256;
   var call = global.__ea_call;
   // The raw bridge is captured here and removed from the script's view.
   delete global.__ea_call;
@@ -16,20 +40,72 @@
   var unguard = global.__ea_unguard;
   delete global.__ea_unguard;
 
+  // JSON.stringify(value), but with a depth bound and no replaceable methods.
+  // Returns undefined where JSON.stringify would (undefined, a function, a symbol).
+  function __ea_json(value) {
+    return __ea_json_value("", value, 0, null);
+  }
+
+  function __ea_json_value(key, value, depth, up) {
+    if (value !== null && (typeof value === "object" || typeof value === "bigint")) {
+      var toJSON = value.toJSON;
+      if (typeof toJSON === "function") value = apply(toJSON, value, [key]);
+    }
+    if (value !== null && typeof value === "object") {
+      if (value instanceof NumberCtor) value = NumberCtor(value);
+      else if (value instanceof StringCtor) value = StringCtor(value);
+      else if (value instanceof BooleanCtor) value = value.valueOf();
+    }
+    switch (typeof value) {
+      case "string": return quote(value);
+      case "number": return isFiniteNumber(value) ? "" + value : "null";
+      case "boolean": return value ? "true" : "false";
+      case "bigint": throw new TypeErrorCtor("a BigInt cannot be turned into JSON");
+      case "object": break;
+      default: return undefined; // undefined, function, symbol
+    }
+    if (value === null) return "null";
+    if (depth >= MAX_DEPTH) throw new RangeErrorCtor("value is nested more than " + MAX_DEPTH + " levels deep");
+    for (var p = up; p !== null; p = p.up) {
+      if (p.value === value) throw new TypeErrorCtor("circular reference");
+    }
+    var here = { value: value, up: up };
+    var out, i, item;
+    if (isArray(value)) {
+      out = "[";
+      var length = value.length;
+      for (i = 0; i < length; i++) {
+        item = __ea_json_value("" + i, value[i], depth + 1, here);
+        out += (i ? "," : "") + (item === undefined ? "null" : item);
+      }
+      return out + "]";
+    }
+    var names = objectKeys(value);
+    var first = true;
+    out = "{";
+    for (i = 0; i < names.length; i++) {
+      item = __ea_json_value(names[i], value[names[i]], depth + 1, here);
+      if (item === undefined) continue;
+      out += (first ? "" : ",") + quote(names[i]) + ":" + item;
+      first = false;
+    }
+    return out + "}";
+  }
+
   function __ea_error(err) {
-    var e = new Error(err.message);
+    var e = new ErrorCtor(err.message);
     e.name = err.name;
     e.code = err.code;
     e.reason = err.reason;
     e.detail = err.detail;
     e.kind = err.detail ? err.detail.kind : undefined;
     // Lets the host give back the original error when the script lets it escape.
-    Object.defineProperty(e, "__ea_id", { value: err.id, enumerable: false });
+    defineProperty(e, "__ea_id", { value: err.id, enumerable: false });
     return e;
   }
 
   function __ea_invoke(op, args) {
-    var reply = JSON.parse(call(op, JSON.stringify(args)));
+    var reply = parse(call(op, __ea_json(args)));
     if (reply.error !== undefined) throw __ea_error(reply.error);
     return reply.value;
   }
@@ -39,10 +115,14 @@
     if (value === undefined || typeof value === "function" || typeof value === "symbol") return String(value);
     if (value instanceof Error) return String(value);
     try {
-      var json = JSON.stringify(value);
+      var json = __ea_json(value);
       return json === undefined ? String(value) : json;
     } catch (ignored) {
-      return String(value); // cyclic, BigInt
+      try {
+        return String(value); // cyclic, BigInt
+      } catch (alsoIgnored) {
+        return "[a value that cannot be shown]"; // nested too deeply even for String
+      }
     }
   }
 
@@ -78,7 +158,7 @@
   var state = { hasResult: false, result: undefined };
 
   function __ea_install(initJson) {
-    var init = JSON.parse(initJson);
+    var init = parse(initJson);
     var locations = init.locations;
     var verbs = {
       // IDM's signatures; every verb reaches the host, which answers 403/404 as IDM does.
@@ -129,7 +209,9 @@
     Object.keys(init.globals).forEach(function (name) { global[name] = init.globals[name]; });
     init.callables.forEach(function (name) {
       global[name] = function __ea_callable() {
-        return __ea_invoke("global", [name, Array.prototype.slice.call(arguments)]);
+        var args = [];
+        for (var i = 0; i < arguments.length; i++) args[i] = arguments[i];
+        return __ea_invoke("global", [name, args]);
       };
     });
   }
@@ -161,10 +243,10 @@
       // exactly as when the file is evaluated on its own.
       value = (0, eval)(source);
       if (state.hasResult) value = state.result;
-      var json = JSON.stringify(value === undefined ? null : value);
+      var json = __ea_json(value === undefined ? null : value);
       return '{"value":' + (json === undefined ? "null" : json) + "}";
     } catch (e) {
-      return JSON.stringify({ thrown: __ea_describe(e) });
+      return __ea_json({ thrown: __ea_describe(e) });
     }
   }
 

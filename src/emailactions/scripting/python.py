@@ -6,7 +6,7 @@ only Python scripts you would run as a program. The time limit is checked at
 every host call (a loop that keeps sending stops, and ``except Exception``
 cannot swallow the stop); a loop that never calls the host, or memory use,
 is not bounded. Untrusted scripts belong in
-JavaScript, where QuickJS enforces both limits.
+JavaScript, which runs in a sandbox process with both limits enforced.
 """
 
 from __future__ import annotations

@@ -63,6 +63,13 @@ class Scripting:
                 self._languages[name] = self.language_classes[name][0]()
             return self._languages[name]
 
+    def close(self) -> None:
+        """Close every language made so far (the host's ``close`` calls this)."""
+        with self._lock:
+            languages = list(self._languages.values())
+        for language in languages:
+            language.close()
+
     def _by_extension(self, path: Path) -> str | None:
         """The language whose longest extension ends the file name (".request.json" beats ".json")."""
         name = path.name.lower()
