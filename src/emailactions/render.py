@@ -61,6 +61,7 @@ class Templates:
             self.store = MemoryStore()
         self._engines: dict[str, TemplateEngine] = {}
         self._lock = threading.Lock()
+        self._update_lock = threading.Lock()
 
     def engine(self, name: str) -> TemplateEngine:
         """The engine instance for a template's ``engine`` field (built once)."""
@@ -94,10 +95,13 @@ class Templates:
 
     def update(self, template_id: str, data: Mapping[str, Any], *, merge: bool = False) -> Template:
         """Replace or merge; the result must compile before it is stored."""
-        # Compile the would-be result on a scratch copy before anything is written.
-        scratch = MemoryStore([self.store.get(template_id)])
-        self.check(scratch.update(template_id, data, merge=merge))
-        return self.store.update(template_id, data, merge=merge)
+        # Compile the would-be result on a scratch copy before anything is
+        # written; serialised, so a concurrent update cannot slip in between
+        # and leave a merge stored that nobody compiled.
+        with self._update_lock:
+            scratch = MemoryStore([self.store.get(template_id)])
+            self.check(scratch.update(template_id, data, merge=merge))
+            return self.store.update(template_id, data, merge=merge)
 
     # -- rendering ------------------------------------------------------------
 
