@@ -24,17 +24,8 @@ from emailactions.scripting import ScriptLimits
 
 CONF = Path(__file__).resolve().parents[2] / "examples" / "conf"
 
-IDM_SEND = """
-var params =  new Object();
-params.from = "openidm@example.com";
-params.to = "your_email@example.com";
-params.cc = "bjensen@example.com,scarter@example.com";
-params.subject = "OpenIDM recon report";
-params.type = "text/html";
-params.body = "<html><body><p>Recon report follows...</p></body></html>";
-
-openidm.action("external/email", "send", params);
-"""
+# IDM's documented example, verbatim in the examples folder.
+IDM_SEND = (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "send.js").read_text()
 
 
 @pytest.fixture
