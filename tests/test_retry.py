@@ -58,3 +58,21 @@ def test_backoff_grows_with_jitter_and_caps():
         assert ceiling / 2 <= delay <= ceiling
     assert len({round(d, 6) for d in delays}) == len(delays)  # jittered, not a fixed ladder
     assert backoff.delay(10_000, rng) <= 100  # no float overflow after many attempts
+
+
+def test_classify_sorts_one_attempt():
+    from emailactions.retry import classify
+    from emailactions.transports.base import SendResult
+
+    ok = SendResult("<id>", "a@example.com", ["b@example.com"], {"c@example.com": (451, "later"), "d@example.com": (550, "no")})
+    outcome = classify(["b@example.com", "c@example.com", "d@example.com"], ok)
+    assert (outcome.accepted, outcome.retry, outcome.refused, outcome.error) == (
+        ["b@example.com"], {"c@example.com": (451, "later")}, {"d@example.com": (550, "no")}, None)
+    down = ConnectError("relay down", transport="default")
+    assert classify(["b@example.com"], error=down).retry == {"b@example.com": (0, "relay down")}
+    spam = TransportError("554 spam", transport="default", smtp_code=554)
+    outcome = classify(["b@example.com"], error=spam)
+    assert outcome.retry == {} and outcome.refused == {"b@example.com": (554, "554 spam")} and outcome.error is spam
+    partial = RecipientsRefused("all refused", refused={"b@example.com": {"code": 452, "message": "full"}, "c@example.com": {"code": 550, "message": "gone"}})
+    outcome = classify(["b@example.com", "c@example.com"], error=partial)
+    assert outcome.retry == {"b@example.com": (452, "full")} and outcome.refused == {"c@example.com": (550, "gone")}

@@ -18,7 +18,7 @@ from .errors import ConfigError, RateLimited, RecipientsRefused, TransportError
 from .message import Message
 from .outbox import Outbox, iso_time
 from .ratelimit import RateLimiter, build
-from .retry import Backoff, Refusals, is_temporary, refusals_of, split_refusals
+from .retry import Backoff, Refusals, classify
 from .transports.base import SendResult
 from .worker import DeliveryWorker
 
@@ -109,38 +109,30 @@ class Dispatcher:
 
         while True:
             attempt += 1
+            result: SendResult | None = None
+            error: TransportError | None = None
             try:
                 result = self.host.deliver(current)
             except TransportError as exc:
-                if isinstance(exc, RecipientsRefused):
-                    temporary, permanent = split_refusals(refusals_of(exc))
-                    refused.update(permanent)
-                    if temporary and wait_for_retry():
-                        current = replace(current, recipients=tuple(temporary))
-                        continue
-                    refused.update(temporary)
-                elif is_temporary(exc) and wait_for_retry():
-                    continue
-                else:
-                    reply = (int(exc.detail.get("smtp_code") or 0), exc.message)
-                    refused.update({address: reply for address in current.recipients})
-                if accepted:
-                    return self._merged(message, accepted, refused, exc.detail.get("transport"), None), attempt
-                if isinstance(exc, RecipientsRefused) and attempt > 1:
-                    # Report every recipient's last reply, not only the last attempt's.
-                    raise RecipientsRefused(
-                        exc.message, transport=exc.detail.get("transport"),
-                        refused={a: {"code": c, "message": m} for a, (c, m) in refused.items()},
-                    ) from exc  # fmt: skip
-                raise
-            accepted += result.accepted
-            temporary, permanent = split_refusals(result.refused)
-            refused.update(permanent)
-            if temporary and wait_for_retry():
-                current = replace(current, recipients=tuple(temporary))
+                error = exc
+            outcome = classify(current.recipients, result, error)
+            accepted += outcome.accepted
+            refused.update(outcome.refused)
+            if outcome.retry and wait_for_retry():
+                current = replace(current, recipients=tuple(outcome.retry))
                 continue
-            refused.update(temporary)
-            return self._merged(message, accepted, refused, result.transport, result.response), attempt
+            refused.update(outcome.retry)
+            if error is None or accepted:
+                transport = result.transport if result is not None else error.detail.get("transport")  # type: ignore[union-attr]
+                response = result.response if result is not None else None
+                return self._merged(message, accepted, refused, transport, response), attempt
+            if isinstance(error, RecipientsRefused) and attempt > 1:
+                # Report every recipient's last reply, not only the last attempt's.
+                raise RecipientsRefused(
+                    error.message, transport=error.detail.get("transport"),
+                    refused={a: {"code": c, "message": m} for a, (c, m) in refused.items()},
+                ) from error  # fmt: skip
+            raise error
 
     @staticmethod
     def _merged(message: Message, accepted: list[str], refused: Refusals, transport: Any, response: str | None) -> SendResult:

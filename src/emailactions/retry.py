@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import EmailActionsError, RecipientsRefused, SMTPUTF8Unsupported
 
@@ -46,6 +46,33 @@ def is_temporary(error: EmailActionsError) -> bool:
     # errors, and config errors (an alias removed while mail was queued):
     # max_attempts and max_age bound how long they are retried.
     return True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt, sorted: who took the message, whom to try again, who refused for good."""
+
+    accepted: list[str]
+    retry: Refusals
+    refused: Refusals
+    error: EmailActionsError | None = None
+
+
+def classify(recipients: Sequence[str], result: Any = None, error: EmailActionsError | None = None) -> Outcome:
+    """The outcome of one attempt at ``recipients``: a ``SendResult`` or an error.
+
+    The one place both the synchronous path and the outbox worker learn what
+    to retry: 4xx replies and temporary errors are retried, the rest is final.
+    """
+    if error is None:
+        temporary, permanent = split_refusals(result.refused)
+        return Outcome(list(result.accepted), temporary, permanent)
+    if isinstance(error, RecipientsRefused):
+        temporary, permanent = split_refusals(refusals_of(error))
+        return Outcome([], temporary, permanent, error)
+    reply = (int(error.detail.get("smtp_code") or 0), error.message)
+    everyone = {address: reply for address in recipients}
+    return Outcome([], everyone, {}, error) if is_temporary(error) else Outcome([], {}, everyone, error)
 
 
 def refusals_of(error: EmailActionsError) -> Refusals:

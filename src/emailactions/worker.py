@@ -19,7 +19,7 @@ from .config import OutboxConfig
 from .errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
 from .outbox import Entry, Outbox, worker_id
 from .ratelimit import RateLimiter
-from .retry import Backoff, Refusals, is_temporary, refusals_of, split_refusals
+from .retry import Backoff, Refusals, classify
 
 log = logging.getLogger("emailactions.outbox")
 
@@ -211,38 +211,26 @@ class DeliveryWorker:
                 self.limiter.acquire(entry.message(), entry.template)
             except RateLimited as exc:
                 return self._defer(entry, exc)
+        result, error = None, None
         try:
             result = self.host.deliver(entry.message(), transport=entry.transport)
         except EmailActionsError as exc:
-            return self._failed(entry, exc)
+            error = exc
         except Exception as exc:  # noqa: BLE001
             # The worker thread is the last boundary: a bug in a third-party
             # transport must not kill delivery of everything else. Treated as
             # temporary, so max_attempts and max_age still end it.
             log.exception("outbox %d: transport raised an unexpected error", entry.id)
             error = TransportError(f"Transport raised {type(exc).__name__}: {exc}", transport=entry.transport)
-            return self._retry(entry, entry.pending, list(entry.accepted), dict(entry.refused), error)
-        accepted = list(entry.accepted) + [a for a in result.accepted if a not in entry.accepted]
-        temporary, permanent = split_refusals(result.refused)
-        refused = {**entry.refused, **permanent}
-        if temporary:
-            error = _refusal_error(temporary, entry.transport, "deferred")
-            return self._retry(entry, list(temporary), accepted, refused, error)
-        return self._final(entry, accepted, refused, _refusal_error(permanent, entry.transport, "refused") if permanent else None)
-
-    def _failed(self, entry: Entry, exc: EmailActionsError) -> str:
-        accepted, refused = list(entry.accepted), dict(entry.refused)
-        if isinstance(exc, RecipientsRefused):
-            temporary, permanent = split_refusals(refusals_of(exc))
-            refused.update(permanent)
-            if temporary:
-                return self._retry(entry, list(temporary), accepted, refused, exc)
-            return self._final(entry, accepted, refused, exc)
-        if is_temporary(exc):
-            return self._retry(entry, list(entry.pending), accepted, refused, exc)
-        reply = (int(exc.detail.get("smtp_code") or 0), exc.message)
-        refused.update({address: reply for address in entry.pending})
-        return self._final(entry, accepted, refused, exc)
+        outcome = classify(entry.pending, result, error)
+        accepted = list(entry.accepted) + [a for a in outcome.accepted if a not in entry.accepted]
+        refused = {**entry.refused, **outcome.refused}
+        if outcome.retry:
+            why = outcome.error or _refusal_error(outcome.retry, entry.transport, "deferred")
+            return self._retry(entry, list(outcome.retry), accepted, refused, why)
+        if outcome.error is None and outcome.refused:
+            return self._final(entry, accepted, refused, _refusal_error(outcome.refused, entry.transport, "refused"))
+        return self._final(entry, accepted, refused, outcome.error)
 
     def _retry(self, entry: Entry, pending: list[str], accepted: list[str], refused: Refusals, exc: EmailActionsError) -> str:
         now = self.outbox.clock()
