@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import ssl
 import sys
 from pathlib import Path
@@ -116,3 +118,29 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@pytest.fixture
+def example_conf(tmp_path) -> Path:
+    """A copy of examples/conf (IDM's external.email.json and templates) a test may change."""
+    return Path(shutil.copytree(ROOT / "examples" / "conf", tmp_path / "conf"))
+
+
+@pytest.fixture
+def example_conf_smtp(example_conf, smtp_server) -> Path:
+    """The example conf folder, its external.email.json pointed at the test SMTP server."""
+    path = example_conf / "external.email.json"
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    settings.update(host="127.0.0.1", port=smtp_server.port)
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return example_conf
+
+
+@pytest.fixture
+def example_config(example_conf) -> dict:
+    """The pytest plugin's default config (memory transport, no rate limits) plus the example templates."""
+    return {
+        "email": {"from": "IDM <openidm@example.com>", "conf": str(example_conf)},
+        "transports": {"default": {"backend": "memory"}},
+        "rate_limits": {"enabled": False},
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,13 +60,8 @@ SCRIPTS = EXAMPLES / "scripts"
 
 
 @pytest.fixture
-def smtp_conf(tmp_path, smtp_server) -> Path:
-    """examples/conf copied, its external.email.json pointed at the test SMTP server."""
-    folder = Path(shutil.copytree(EXAMPLES / "conf", tmp_path / "conf"))
-    settings = json.loads((folder / "external.email.json").read_text(encoding="utf-8"))
-    settings.update(host="127.0.0.1", port=smtp_server.port)
-    (folder / "external.email.json").write_text(json.dumps(settings), encoding="utf-8")
-    return folder
+def smtp_conf(example_conf_smtp) -> Path:
+    return example_conf_smtp
 
 
 @pytest.mark.parametrize("name", ["send.js", "send.py"])

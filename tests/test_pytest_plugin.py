@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-CONF = Path(__file__).resolve().parent.parent / "examples" / "conf"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
 
 @pytest.fixture
-def emailactions_config(tmp_path):
-    return {
-        "email": {"from": "IDM <openidm@example.com>", "conf": str(shutil.copytree(CONF, tmp_path / "conf"))},
-        "transports": {"default": {"backend": "memory"}},
-        "rate_limits": {"enabled": False},
-    }
+def emailactions_config(example_config):
+    return example_config
 
 
 @pytest.fixture

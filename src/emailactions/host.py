@@ -168,7 +168,7 @@ class ActionHost:
         cls = self.transport_classes[backend][0]
         try:
             transport = cls(**options)
-        except TypeError as exc:
+        except TypeError:
             import inspect
 
             accepted = set(inspect.signature(cls).parameters)

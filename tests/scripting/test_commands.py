@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
-def conf(tmp_path, smtp_server) -> Path:
-    """The example conf folder, its external.email.json pointed at the test server."""
-    folder = Path(shutil.copytree(EXAMPLES / "conf", tmp_path / "conf"))
-    settings = json.loads((folder / "external.email.json").read_text(encoding="utf-8"))
-    settings.update(host="127.0.0.1", port=smtp_server.port)
-    (folder / "external.email.json").write_text(json.dumps(settings), encoding="utf-8")
-    return folder
+def conf(example_conf_smtp) -> Path:
+    return example_conf_smtp
 
 
 def run(capsys, *args):

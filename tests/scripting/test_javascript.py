@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,19 +21,14 @@ from emailactions import (
 )
 from emailactions.scripting import ScriptLimits
 
-CONF = Path(__file__).resolve().parents[2] / "examples" / "conf"
 
 # IDM's documented example, verbatim in the examples folder.
 IDM_SEND = (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "send.js").read_text()
 
 
 @pytest.fixture
-def emailactions_config(tmp_path):
-    return {
-        "email": {"from": "IDM <openidm@example.com>", "conf": str(shutil.copytree(CONF, tmp_path / "conf"))},
-        "transports": {"default": {"backend": "memory"}},
-        "rate_limits": {"enabled": False},
-    }
+def emailactions_config(example_config):
+    return example_config
 
 
 def js(host, source, **options):

@@ -45,7 +45,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ..errors import EmailActionsError, EngineUnavailable, InvalidParams, ScriptError, ScriptMemoryError, ScriptTimeout
+from ..errors import EmailActionsError, EngineUnavailable, InvalidParams, ScriptError, ScriptMemoryError
 from ..hookspecs import hookimpl
 from .base import ScriptLanguage, ScriptRun, ScriptStopped
 
