@@ -1,6 +1,6 @@
 """emailactions: host IDM-style ``action("external/email", ...)`` calls anywhere."""
 
-from .errors import (
+from emailactions.errors import (
     ActionError,
     AuthError,
     ConfigError,
@@ -39,12 +39,12 @@ from .errors import (
     UnknownTransport,
     UnsupportedMediaType,
 )
-from .hookspecs import hookimpl
-from .engines.base import TemplateEngine
-from .host import ActionContext, ActionHost, action
-from .message import Message
-from .scripting import ScriptLanguage
-from .transports.base import BaseTransport, SendResult
+from emailactions.hookspecs import hookimpl
+from emailactions.engines.base import TemplateEngine
+from emailactions.host import ActionContext, ActionHost, action
+from emailactions.message import Message
+from emailactions.scripting import ScriptLanguage
+from emailactions.transports.base import BaseTransport, SendResult
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m emailactions``: the CLI."""
 
-from .cli import main
+from emailactions.cli import main
 
 main()

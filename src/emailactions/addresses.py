@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .errors import InvalidParams
+from emailactions.errors import InvalidParams
 
 # C0 controls but TAB, DEL, NEL and the Unicode line/paragraph separators: any
 # of these in a header value could end the header or smuggle a new one in.

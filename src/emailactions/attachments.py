@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidParams, TooLarge
+from emailactions.errors import InvalidParams, TooLarge
 
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 # Content-ID: dot-atom text only (RFC 2392 / 5322), so it can sit in <...> and in cid: URLs.

@@ -7,8 +7,8 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import EmailActionsError
-from .message import Message
+from emailactions.errors import EmailActionsError
+from emailactions.message import Message
 
 log = logging.getLogger("emailactions")
 

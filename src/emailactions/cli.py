@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import click
 
-from .errors import EmailActionsError, InvalidParams
+from emailactions.errors import EmailActionsError, InvalidParams
 
 
 class _State:
@@ -21,8 +21,8 @@ class _State:
     @property
     def host(self) -> Any:
         if self._host is None:
-            from .config import default_config_source
-            from .host import ActionHost
+            from emailactions.config import default_config_source
+            from emailactions.host import ActionHost
 
             self._host = ActionHost(self.source or default_config_source())
         return self._host
@@ -137,7 +137,7 @@ def send_command(ctx: click.Context, from_: str | None, to: str | None, cc: str 
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:
     """List loaded plugins with the transports, engines and actions they register, as JSON."""
-    from .plugins import list_plugins
+    from emailactions.plugins import list_plugins
 
     def call(host: Any) -> Any:
         plugins = list_plugins(host.plugin_manager)
@@ -154,7 +154,7 @@ def plugins_command(ctx: click.Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: add plugin commands, then run."""
-    from .plugins import get_plugin_manager
+    from emailactions.plugins import get_plugin_manager
 
     try:
         get_plugin_manager().hook.register_commands(cli=cli)

@@ -17,10 +17,10 @@ import urllib.parse
 from functools import lru_cache
 from typing import Iterable
 
-from .addresses import Address
-from .message import Message
-from .attachments import Attachment
-from .request import Body, SendRequest
+from emailactions.addresses import Address
+from emailactions.message import Message
+from emailactions.attachments import Attachment
+from emailactions.request import Body, SendRequest
 
 CRLF = "\r\n"
 #: RFC 5322 recommends 78 characters per header line.

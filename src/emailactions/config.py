@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError
-from .request import Limits
-from .server.settings import ServerConfig, parse_server
+from emailactions.errors import ConfigError
+from emailactions.request import Limits
+from emailactions.server.settings import ServerConfig, parse_server
 
 #: Keys of IDM's ``external.email.json``.
 IDM_KEYS = {
@@ -312,8 +312,8 @@ def _folder(email: Mapping[str, Any], name: str, base: Path | None) -> Path | No
 
 
 def _locale(value: Any, key: str) -> str:
-    from .errors import InvalidParams
-    from .locales import normalize
+    from emailactions.errors import InvalidParams
+    from emailactions.locales import normalize
 
     try:
         return normalize(_typed(value, str, key), key)

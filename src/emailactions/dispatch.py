@@ -14,13 +14,13 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from .errors import ConfigError, RateLimited, RecipientsRefused, TransportError
-from .message import Message
-from .outbox import Outbox, iso_time
-from .ratelimit import RateLimiter, build
-from .retry import Backoff, Refusals, classify
-from .transports.base import SendResult
-from .worker import DeliveryWorker
+from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, TransportError
+from emailactions.message import Message
+from emailactions.outbox import Outbox, iso_time
+from emailactions.ratelimit import RateLimiter, build
+from emailactions.retry import Backoff, Refusals, classify
+from emailactions.transports.base import SendResult
+from emailactions.worker import DeliveryWorker
 
 log = logging.getLogger("emailactions.outbox")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .hookspecs import hookimpl
+from emailactions.hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

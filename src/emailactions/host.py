@@ -9,17 +9,17 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .config import Config, default_config_source, load_config
-from .errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
-from .message import Message
-from .plugins import get_plugin_manager
-from .registry import ActionRegistry
-from .transports.base import BaseTransport, SendResult
+from emailactions.config import Config, default_config_source, load_config
+from emailactions.errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
+from emailactions.message import Message
+from emailactions.plugins import get_plugin_manager
+from emailactions.registry import ActionRegistry
+from emailactions.transports.base import BaseTransport, SendResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .dispatch import Dispatcher
-    from .render import Templates
-    from .scripting import Scripting
+    from emailactions.dispatch import Dispatcher
+    from emailactions.render import Templates
+    from emailactions.scripting import Scripting
 
 log = logging.getLogger("emailactions")
 
@@ -93,7 +93,7 @@ class ActionHost:
         self._add("transport", self.transport_classes, BaseTransport, name, cls, plugin)
 
     def _add_engine(self, name: str, cls: type, plugin: str = "") -> None:
-        from .engines.base import TemplateEngine
+        from emailactions.engines.base import TemplateEngine
 
         self._add("template engine", self.engine_classes, TemplateEngine, name, cls, plugin)
 
@@ -111,7 +111,7 @@ class ActionHost:
     @property
     def templates(self) -> "Templates":
         """The template store, engines and renderer of this host (built on first use)."""
-        from .render import Templates
+        from emailactions.render import Templates
 
         # Built once under a lock: two in-memory stores would lose templates.
         with self._templates_lock:
@@ -122,7 +122,7 @@ class ActionHost:
     @property
     def scripting(self) -> "Scripting":
         """The script languages of this host (registered on first use)."""
-        from .scripting import Scripting
+        from emailactions.scripting import Scripting
 
         with self._scripting_lock:
             if self._scripting is None:
@@ -185,7 +185,7 @@ class ActionHost:
 
     def deliver(self, message: Message, *, transport: str | None = None) -> SendResult:
         """Send one finished message now, notifying ``message_sent`` / ``send_failed``."""
-        from .errors import TransportError
+        from emailactions.errors import TransportError
 
         backend = self.transport(transport)
         try:
@@ -212,7 +212,7 @@ class ActionHost:
     @property
     def dispatcher(self) -> Dispatcher:
         """Rate limits, synchronous retries, the outbox and its worker (built on first use)."""
-        from .dispatch import Dispatcher
+        from emailactions.dispatch import Dispatcher
 
         with self._lock:
             if self._dispatcher is None:

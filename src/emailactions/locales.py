@@ -13,8 +13,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from .errors import InvalidParams
-from .hookspecs import hookimpl
+from emailactions.errors import InvalidParams
+from emailactions.hookspecs import hookimpl
 
 #: Longest tag we look at; real tags are under 35 characters (RFC 5646 4.4.1).
 MAX_TAG_CHARS = 64

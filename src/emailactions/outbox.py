@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from .errors import OutboxEntryNotFound, OutboxError
-from .message import Message
+from emailactions.errors import OutboxEntryNotFound, OutboxError
+from emailactions.message import Message
 
 STATES = ("queued", "in-flight", "sent", "failed")
 _SCHEMA_VERSION = 1

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from .cli import run_action
-from .hookspecs import hookimpl
+from emailactions.cli import run_action
+from emailactions.hookspecs import hookimpl
 
 RESOURCE = "external/email/outbox"
 
@@ -31,8 +31,8 @@ class _ControlState:
     @property
     def host(self) -> Any:
         if self._host is None:
-            from .config import default_config_source, load_config
-            from .host import ActionHost
+            from emailactions.config import default_config_source, load_config
+            from emailactions.host import ActionHost
 
             config = load_config(self.source or default_config_source())
             self._host = ActionHost(replace(config, outbox=replace(config.outbox, autostart=False)))
@@ -49,7 +49,7 @@ def _control(ctx: click.Context) -> None:
 
 
 def _file_outbox(host: Any) -> Any:
-    from .dispatch import require_file_outbox
+    from emailactions.dispatch import require_file_outbox
 
     return require_file_outbox(host.dispatcher)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from emailactions import hookspecs
 
 #: Built-ins register through the same hooks as third-party plugins.
 DEFAULT_PLUGINS: tuple[str, ...] = (

@@ -19,9 +19,9 @@ from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter as _Strategy
 
-from .config import RateLimitConfig
-from .errors import ConfigError, RateLimited
-from .message import Message
+from emailactions.config import RateLimitConfig
+from emailactions.errors import ConfigError, RateLimited
+from emailactions.message import Message
 
 log = logging.getLogger("emailactions.ratelimit")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .errors import DuplicateRegistration, UnknownAction, UnknownResource
+from emailactions.errors import DuplicateRegistration, UnknownAction, UnknownResource
 
 Handler = Callable[..., dict]
 

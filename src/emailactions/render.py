@@ -11,11 +11,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .addresses import check_header_text
-from .engines.base import TemplateEngine, plain_data
-from .errors import InvalidParams, PluginError, RenderError, TemplateError
-from .locales import candidates
-from .templates import FolderStore, Localized, MemoryStore, Template, TemplateStore, check_id, from_dict
+from emailactions.addresses import check_header_text
+from emailactions.engines.base import TemplateEngine, plain_data
+from emailactions.errors import InvalidParams, PluginError, RenderError, TemplateError
+from emailactions.locales import candidates
+from emailactions.templates import FolderStore, Localized, MemoryStore, Template, TemplateStore, check_id, from_dict
 
 #: Parts an engine renders, and whether their output is HTML (escaped).
 PARTS = (("subject", False), ("html", True), ("text", False))

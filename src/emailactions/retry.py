@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .errors import EmailActionsError, RecipientsRefused, SMTPUTF8Unsupported
+from emailactions.errors import EmailActionsError, RecipientsRefused, SMTPUTF8Unsupported
 
 #: A refused recipient: address -> (SMTP code, server text).
 Refusals = dict[str, tuple[int, str]]

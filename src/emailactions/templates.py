@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .addresses import check_header_text
-from .errors import InvalidParams, TemplateError, TemplateExists, TemplateNotFound
-from .locales import normalize
+from emailactions.addresses import check_header_text
+from emailactions.errors import InvalidParams, TemplateError, TemplateExists, TemplateNotFound
+from emailactions.locales import normalize
 
 #: Template ids become file names: letters, digits, ``.``, ``_``, ``-`` only.
 _ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.)){0,127}")

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from .cli import parse_json, run_action
-from .hookspecs import hookimpl
+from emailactions.cli import parse_json, run_action
+from emailactions.hookspecs import hookimpl
 
 _object = click.option("--object", "object_", metavar="JSON", help="The render data ('object'); @FILE reads a file, - reads stdin.")
 _locale = click.option("--locale", metavar="L", help="The _locale param (after Accept-Language).")

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .config import OutboxConfig
-from .errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
-from .outbox import Entry, Outbox, worker_id
-from .ratelimit import RateLimiter
-from .retry import Backoff, Refusals, classify
+from emailactions.config import OutboxConfig
+from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
+from emailactions.outbox import Entry, Outbox, worker_id
+from emailactions.ratelimit import RateLimiter
+from emailactions.retry import Backoff, Refusals, classify
 
 log = logging.getLogger("emailactions.outbox")
 

@@ -1,5 +1,5 @@
 """Template engines; each backend is one module registering itself as a plugin."""
 
-from .base import TemplateEngine
+from emailactions.engines.base import TemplateEngine
 
 __all__ = ["TemplateEngine"]

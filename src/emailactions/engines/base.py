@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Hashable, Mapping
 
-from ..errors import InvalidParams, RenderError
-from ..locales import FORMATTERS
+from emailactions.errors import InvalidParams, RenderError
+from emailactions.locales import FORMATTERS
 
 __all__ = ["TemplateEngine", "RenderLimits", "RenderState", "Rendered", "plain_data", "current_state", "active_state", "FORMATTERS"]
 

@@ -30,9 +30,9 @@ import re
 import threading
 from typing import Any, Callable
 
-from ..errors import EngineUnavailable, RenderError
-from ..hookspecs import hookimpl
-from .base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, current_state, formatter
+from emailactions.errors import EngineUnavailable, RenderError
+from emailactions.hookspecs import hookimpl
+from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, current_state, formatter
 
 # Characters allowed in a path segment: anything printable but what could end
 # or escape the u'...' literal pybars3 pastes it into.

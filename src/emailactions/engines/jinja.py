@@ -17,9 +17,9 @@ import types
 from functools import wraps
 from typing import Any, Callable, Iterator
 
-from ..errors import EngineUnavailable, RenderError
-from ..hookspecs import hookimpl
-from .base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, active_state, current_state, formatter
+from emailactions.errors import EngineUnavailable, RenderError
+from emailactions.hookspecs import hookimpl
+from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, active_state, current_state, formatter
 
 
 #: Read-only methods templates may call on data; everything else is refused.

@@ -4,7 +4,7 @@ Languages are plugins (``register_script_languages``); the built-ins are
 ``python`` (trusted code, in process) and ``javascript`` (QuickJS, limited).
 """
 
-from .base import ScriptLanguage, ScriptLimits, ScriptRun
-from .runner import Scripting
+from emailactions.scripting.base import ScriptLanguage, ScriptLimits, ScriptRun
+from emailactions.scripting.runner import Scripting
 
 __all__ = ["ScriptLanguage", "ScriptLimits", "ScriptRun", "Scripting"]

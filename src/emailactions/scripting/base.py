@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from ..errors import InvalidParams, ScriptTimeout
+from emailactions.errors import InvalidParams, ScriptTimeout
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..host import ActionHost
+    from emailactions.host import ActionHost
 
 __all__ = ["ScriptLanguage", "ScriptLimits", "ScriptRun", "ScriptStopped", "Console", "LEVELS", "format_slf4j"]
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import click
 
-from ..cli import _accept_language, _no_wait, parse_json, run_action
-from ..errors import InvalidParams
-from ..hookspecs import hookimpl
-from .base import ScriptLimits
+from emailactions.cli import _accept_language, _no_wait, parse_json, run_action
+from emailactions.errors import InvalidParams
+from emailactions.hookspecs import hookimpl
+from emailactions.scripting.base import ScriptLimits
 
 
 def _stderr_console(level: str, text: str) -> None:

@@ -45,9 +45,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ..errors import EmailActionsError, EngineUnavailable, InvalidParams, ScriptError, ScriptMemoryError
-from ..hookspecs import hookimpl
-from .base import ScriptLanguage, ScriptRun, ScriptStopped
+from emailactions.errors import EmailActionsError, EngineUnavailable, InvalidParams, ScriptError, ScriptMemoryError
+from emailactions.hookspecs import hookimpl
+from emailactions.scripting.base import ScriptLanguage, ScriptRun, ScriptStopped
 
 __all__ = ["JavaScriptLanguage"]
 

@@ -16,9 +16,9 @@ import builtins
 import traceback
 from typing import Any, Mapping
 
-from ..errors import EmailActionsError, ScriptError
-from ..hookspecs import hookimpl
-from .base import ScriptLanguage, ScriptRun, ScriptStopped, format_slf4j
+from emailactions.errors import EmailActionsError, ScriptError
+from emailactions.hookspecs import hookimpl
+from emailactions.scripting.base import ScriptLanguage, ScriptRun, ScriptStopped, format_slf4j
 
 __all__ = ["PythonLanguage", "OpenIDM"]
 

@@ -7,11 +7,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import DuplicateRegistration, PluginError, ScriptNotFound, UnknownLanguage
-from .base import Console, ScriptLanguage, ScriptLimits, ScriptRun
+from emailactions.errors import DuplicateRegistration, PluginError, ScriptNotFound, UnknownLanguage
+from emailactions.scripting.base import Console, ScriptLanguage, ScriptLimits, ScriptRun
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..host import ActionHost
+    from emailactions.host import ActionHost
 
 __all__ = ["Scripting"]
 

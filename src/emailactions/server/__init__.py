@@ -12,7 +12,7 @@ from typing import Any
 
 def create_app(host: Any, **kwargs: Any) -> Any:
     """The ASGI app serving ``host`` (see :func:`emailactions.server.app.create_app`)."""
-    from .app import create_app as _create_app
+    from emailactions.server.app import create_app as _create_app
 
     return _create_app(host, **kwargs)
 

@@ -16,11 +16,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
-from ..errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
-from .auth import Authenticator, Principal
-from .protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, printable, public_error
-from .settings import ServerConfig
-from .throttle import ApiLimiter
+from emailactions.errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
+from emailactions.server.auth import Authenticator, Principal
+from emailactions.server.protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, printable, public_error
+from emailactions.server.settings import ServerConfig
+from emailactions.server.throttle import ApiLimiter
 
 try:
     from starlette.applications import Starlette
@@ -202,7 +202,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def endpoints() -> list[Endpoint]:
     """Every route: IDM's, FusionAuth's, and the OpenAPI document."""
-    from . import fusionauth, idm, openapi
+    from emailactions.server import fusionauth, idm, openapi
 
     return [*idm.ENDPOINTS, *fusionauth.ENDPOINTS, *openapi.ENDPOINTS]
 

@@ -21,11 +21,11 @@ import threading
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..errors import NotAuthenticated, PermissionDenied
-from .passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
-from .protocol import printable
-from .settings import ANONYMOUS, ServerConfig
-from .throttle import ApiLimiter
+from emailactions.errors import NotAuthenticated, PermissionDenied
+from emailactions.server.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
+from emailactions.server.protocol import printable
+from emailactions.server.settings import ANONYMOUS, ServerConfig
+from emailactions.server.throttle import ApiLimiter
 
 #: IDM's own 401 message.
 ACCESS_DENIED = "Access Denied"

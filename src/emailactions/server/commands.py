@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from ..cli import emit
-from ..errors import EmailActionsError, EngineUnavailable
-from ..hookspecs import hookimpl
+from emailactions.cli import emit
+from emailactions.errors import EmailActionsError, EngineUnavailable
+from emailactions.hookspecs import hookimpl
 
 log = logging.getLogger("emailactions.server")
 
@@ -63,7 +63,7 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
         state.source = conf or config
     try:
         uvicorn = _uvicorn()
-        from .app import create_app
+        from emailactions.server.app import create_app
 
         host = state.host
     except EmailActionsError as exc:
@@ -114,7 +114,7 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from the first line of stdin instead of prompting.")
 def hash_password_command(from_stdin: bool) -> None:
     """Print a scrypt hash of a password for [server.users.NAME] password."""
-    from .passwords import hash_password
+    from emailactions.server.passwords import hash_password
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -128,7 +128,7 @@ def hash_password_command(from_stdin: bool) -> None:
 @click.command("api-key")
 def api_key_command() -> None:
     """Print a new random API key and the SHA-256 to put in [server.api_keys.NAME] key_sha256."""
-    from .passwords import key_digest, new_api_key
+    from emailactions.server.passwords import key_digest, new_api_key
 
     key = new_api_key()
     emit({"key": key, "key_sha256": key_digest(key).hex()})

@@ -9,12 +9,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from ..addresses import parse_address, parse_address_list
-from ..errors import EmailActionsError, InvalidParams, RenderError, TemplateDisabled
-from ..locales import normalize
-from ..templates import Template
-from .app import Call, Endpoint, Reply
-from .protocol import json_object, only_params, query_bool, query_int
+from emailactions.addresses import parse_address, parse_address_list
+from emailactions.errors import EmailActionsError, InvalidParams, RenderError, TemplateDisabled
+from emailactions.locales import normalize
+from emailactions.templates import Template
+from emailactions.server.app import Call, Endpoint, Reply
+from emailactions.server.protocol import json_object, only_params, query_bool, query_int
 
 EMAIL = "external/email"
 #: FusionAuth's ``orderBy`` fields -> the store's.

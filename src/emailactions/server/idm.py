@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import InvalidParams, TemplateExists, TemplateNotFound
-from ..templates import Template
-from .app import Call, Endpoint, Reply
-from .protocol import check_api_version, json_object, only_params, query_bool, query_int
+from emailactions.errors import InvalidParams, TemplateExists, TemplateNotFound
+from emailactions.templates import Template
+from emailactions.server.app import Call, Endpoint, Reply
+from emailactions.server.protocol import check_api_version, json_object, only_params, query_bool, query_int
 
 EMAIL = "external/email"
 OUTBOX = "external/email/outbox"

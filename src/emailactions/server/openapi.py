@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .app import Call, Endpoint, Reply
+from emailactions.server.app import Call, Endpoint, Reply
 
 #: The stable path of the document.
 PATH = "/openapi.json"
@@ -176,7 +176,7 @@ PATHS: dict[str, Any] = {
 
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
-    from .. import __version__
+    from emailactions import __version__
 
     return {
         "openapi": "3.0.3",

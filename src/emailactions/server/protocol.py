@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Mapping
 
-from ..errors import EmailActionsError, InvalidParams, TooLarge, TransportError, UnsupportedMediaType
+from emailactions.errors import EmailActionsError, InvalidParams, TooLarge, TransportError, UnsupportedMediaType
 
 #: What CREST answers with, on every ``/openidm`` response.
 CONTENT_API_VERSION = "protocol=2.1,resource=1.0"

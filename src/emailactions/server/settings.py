@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import ConfigError
+from emailactions.errors import ConfigError
 
 if TYPE_CHECKING:
     # hashlib and secrets cost ~8 ms to import; only configs with users need them.
-    from .passwords import PasswordHash
+    from emailactions.server.passwords import PasswordHash
 
 #: Permission -> what it allows. ``templates`` and ``*`` expand to several.
 PERMISSIONS: dict[str, str] = {
@@ -103,7 +103,7 @@ class ServerConfig:
 def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
     """The ``[server]`` table (see ``docs/server.md``), checked key by key."""
     # config.py imports this module; its helpers are imported here, late, to avoid a cycle.
-    from ..config import _count, _limit_string, _seconds, _typed, _unknown
+    from emailactions.config import _count, _limit_string, _seconds, _typed, _unknown
 
     _typed(data, Mapping, prefix)
     _unknown(data, {"host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
@@ -130,7 +130,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         if "password" not in entry:
             raise ConfigError(f"Config key '{key}.password' is required (a hash from `emailactions hash-password`)", key=f"{key}.password")
         try:
-            from .passwords import parse_hash
+            from emailactions.server.passwords import parse_hash
 
             password = parse_hash(_typed(entry["password"], str, f"{key}.password"))
         except ValueError as exc:
@@ -187,7 +187,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
 
 def _permissions(value: Any, key: str) -> set[str]:
     """Permission names from a list, each one known."""
-    from ..config import _typed
+    from emailactions.config import _typed
 
     out = set()
     for i, name in enumerate(_typed(value, list, key)):
@@ -199,7 +199,7 @@ def _permissions(value: Any, key: str) -> set[str]:
 
 def _key(entry: Mapping[str, Any], key: str) -> bytes:
     """An API key's digest, from ``key_sha256`` (preferred) or a plain ``key``."""
-    from ..config import _typed
+    from emailactions.config import _typed
 
     if ("key" in entry) == ("key_sha256" in entry):
         raise ConfigError(f"Config key {key!r} needs exactly one of 'key_sha256' or 'key'", key=key)
@@ -207,7 +207,7 @@ def _key(entry: Mapping[str, Any], key: str) -> bytes:
         plain = _typed(entry["key"], str, f"{key}.key")
         if len(plain) < 16:
             raise ConfigError(f"Config key '{key}.key' must be at least 16 characters (use `emailactions api-key`)", key=f"{key}.key")
-        from .passwords import key_digest
+        from emailactions.server.passwords import key_digest
 
         return key_digest(plain)
     hexdigest = _typed(entry["key_sha256"], str, f"{key}.key_sha256").lower()

@@ -16,8 +16,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from ..errors import RateLimited
-from .settings import ApiRateLimits
+from emailactions.errors import RateLimited
+from emailactions.server.settings import ApiRateLimits
 
 
 def _items(value: str | None, enabled: bool) -> list[RateLimitItem]:

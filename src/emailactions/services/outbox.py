@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import InvalidParams
-from ..hookspecs import hookimpl
-from ..outbox import STATES
+from emailactions.errors import InvalidParams
+from emailactions.hookspecs import hookimpl
+from emailactions.outbox import STATES
 
 RESOURCE = "external/email/outbox"
 

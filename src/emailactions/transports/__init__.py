@@ -1,5 +1,5 @@
 """Transports: how finished messages leave. One backend per module."""
 
-from .base import BaseTransport, SendResult
+from emailactions.transports.base import BaseTransport, SendResult
 
 __all__ = ["BaseTransport", "SendResult"]

@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable
 
-from ..errors import ConfigError
-from ..message import Message
+from emailactions.errors import ConfigError
+from emailactions.message import Message
 
 
 @dataclass

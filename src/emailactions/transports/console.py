@@ -7,9 +7,9 @@ import sys
 import threading
 from typing import TextIO
 
-from ..hookspecs import hookimpl
-from ..message import Message
-from .base import BaseTransport, SendResult
+from emailactions.hookspecs import hookimpl
+from emailactions.message import Message
+from emailactions.transports.base import BaseTransport, SendResult
 
 # Everything a terminal could act on (escape sequences, bells, bidi tricks).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -8,10 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import ConfigError, TransportError
-from ..hookspecs import hookimpl
-from ..message import Message
-from .base import BaseTransport, SendResult, option
+from emailactions.errors import ConfigError, TransportError
+from emailactions.hookspecs import hookimpl
+from emailactions.message import Message
+from emailactions.transports.base import BaseTransport, SendResult, option
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from ..hookspecs import hookimpl
-from ..message import Message
-from .base import BaseTransport, SendResult
+from emailactions.hookspecs import hookimpl
+from emailactions.message import Message
+from emailactions.transports.base import BaseTransport, SendResult
 
 
 class MemoryTransport(BaseTransport):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import smtplib
     import ssl
 
-from ..errors import (
+from emailactions.errors import (
     AuthError,
     ConfigError,
     ConnectError,
@@ -26,9 +26,9 @@ from ..errors import (
     TLSError,
     TransportError,
 )
-from ..hookspecs import hookimpl
-from ..message import Message
-from .base import BaseTransport, SendResult, option
+from emailactions.hookspecs import hookimpl
+from emailactions.message import Message
+from emailactions.transports.base import BaseTransport, SendResult, option
 
 log = logging.getLogger("emailactions.smtp")
 
