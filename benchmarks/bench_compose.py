@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import HTML, PARAMS, TEXT, per_call, show  # noqa: E402
 
-from emailactions.addresses import Address  # noqa: E402
-from emailactions.compose import _cached_text_part, compose  # noqa: E402
-from emailactions.request import Body, SendRequest  # noqa: E402
+from emailactions.params.addresses import Address  # noqa: E402
+from emailactions.mime.compose import _cached_text_part, compose  # noqa: E402
+from emailactions.params.send import Body, SendRequest  # noqa: E402
 
 
 def stdlib_message() -> bytes:

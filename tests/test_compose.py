@@ -7,9 +7,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emailactions.addresses import Address
-from emailactions.compose import compose, encoded_words, unstructured
-from emailactions.request import Body, SendRequest
+from emailactions.params.addresses import Address
+from emailactions.mime.compose import compose, encoded_words, unstructured
+from emailactions.params.send import Body, SendRequest
 
 SENDER = Address("openidm@example.com", "IDM")
 
@@ -151,7 +151,7 @@ def test_date_header_matches_the_stdlib():
     from email.utils import format_datetime, parsedate_to_datetime
     from datetime import datetime, timezone
 
-    from emailactions.compose import format_date
+    from emailactions.mime.compose import format_date
 
     for ts in (0, 951782400, 1700000000.5, 4102444799):
         ours = format_date(ts)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from emailactions import ActionHost, ConfigError
-from emailactions.config import load_config
+from emailactions.config.loader import load_config
 
 
 def test_defaults_are_console():

@@ -160,7 +160,8 @@ def test_hook_message_failed():
 
 
 def test_hook_register_commands(monkeypatch):
-    from emailactions import cli as cli_module, plugins
+    from emailactions import plugins
+    from emailactions.cli import root as cli_module
 
     class Commands:
         @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emailactions.errors import InvalidParams
-from emailactions.locales import candidates, match, normalize, parse_accept_language
+from emailactions.locales.tags import candidates, match, normalize, parse_accept_language
 
 
 @pytest.mark.parametrize("tag", ["fr_CA", "fr-ca", "fr-CA", "FR_ca", " fr-CA "])
@@ -77,7 +77,7 @@ def test_nothing_matches():
 
 
 def test_a_preferred_tag_late_in_a_long_header_still_counts():
-    from emailactions.locales import MAX_ACCEPT_ENTRIES, parse_accept_language
+    from emailactions.locales.tags import MAX_ACCEPT_ENTRIES, parse_accept_language
 
     header = ", ".join(f"x{chr(97 + i // 26)}{chr(97 + i % 26)};q=0.1" for i in range(MAX_ACCEPT_ENTRIES + 5)) + ", fr;q=1"
     assert parse_accept_language(header)[0] == "fr"

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from emailactions.errors import OutboxEntryNotFound, OutboxError
-from emailactions.message import Message
-from emailactions.outbox import Outbox, worker_id
+from emailactions.mime.message import Message
+from emailactions.delivery.outbox.sqlite import Outbox
+from emailactions.delivery.outbox.entry import worker_id
 
 
 class Clock:

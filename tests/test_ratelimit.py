@@ -6,10 +6,10 @@ import time_machine
 import pytest
 
 from emailactions import ActionHost, ConfigError, RateLimited
-from emailactions.compose import compose
-from emailactions.config import DEFAULT_RECIPIENT_LIMIT, from_mapping
-from emailactions.ratelimit import normalize_address
-from emailactions.request import parse_send
+from emailactions.mime.compose import compose
+from emailactions.config.loader import DEFAULT_RECIPIENT_LIMIT, from_mapping
+from emailactions.delivery.ratelimit import normalize_address
+from emailactions.params.send import parse_send
 
 START = 1_900_000_000.0  # a fixed instant, so windows line up the same on every run
 

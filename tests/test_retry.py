@@ -16,7 +16,7 @@ from emailactions.errors import (
     TLSError,
     TransportError,
 )
-from emailactions.retry import Backoff, is_temporary, refusals_of, split_refusals
+from emailactions.delivery.retry import Backoff, is_temporary, refusals_of, split_refusals
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_backoff_grows_with_jitter_and_caps():
 
 
 def test_classify_sorts_one_attempt():
-    from emailactions.retry import classify
+    from emailactions.delivery.retry import classify
     from emailactions.transports.base import SendResult
 
     ok = SendResult("<id>", "a@example.com", ["b@example.com"], {"c@example.com": (451, "later"), "d@example.com": (550, "no")})

@@ -90,7 +90,7 @@ def test_a_batch_never_sends_an_entry_whose_lease_ran_out(tmp_path):
 
 
 def test_large_parts_are_not_kept_in_the_compose_cache():
-    from emailactions.compose import CACHE_MAX_BYTES, _cached_attachment, _cached_text_part
+    from emailactions.mime.compose import CACHE_MAX_BYTES, _cached_attachment, _cached_text_part
 
     _cached_text_part.cache_clear()
     _cached_attachment.cache_clear()

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from emailactions.errors import InvalidParams, TemplateError, TemplateExists, TemplateNotFound
-from emailactions.templates import FolderStore, Localized, MemoryStore, Template, check_id, from_dict, merge_patch
+from emailactions.templates.stores.folder import FolderStore
+from emailactions.templates.model import Localized, Template, check_id
+from emailactions.templates.stores.memory import MemoryStore
+from emailactions.templates.formats import from_dict, merge_patch
 
 ROOT = Path(__file__).resolve().parent.parent
 WELCOME = json.loads((ROOT / "examples" / "conf" / "emailTemplate-welcome.json").read_text(encoding="utf-8"))

@@ -42,7 +42,7 @@ from emailactions.errors import (
 from emailactions.hookspecs import hookimpl
 from emailactions.engines.base import TemplateEngine
 from emailactions.host import ActionContext, ActionHost, action
-from emailactions.message import Message
+from emailactions.mime.message import Message
 from emailactions.scripting import ScriptLanguage
 from emailactions.transports.base import BaseTransport, SendResult
 

@@ -61,7 +61,7 @@ def message_sent(message: Any, result: Any) -> None:
     """Observe a delivered message.
 
     Called after a transport accepted ``message`` (a
-    :class:`~emailactions.message.Message`), with its
+    :class:`~emailactions.mime.message.Message`), with its
     :class:`~emailactions.transports.SendResult`. Notification only: the
     return value is ignored and the message is already gone.
     """
@@ -82,7 +82,7 @@ def message_queued(message: Any, outbox_id: int) -> None:
     """Observe a message committed to the outbox.
 
     Called after a ``send`` or ``sendTemplate`` with ``waitForCompletion``
-    false stored ``message`` (a :class:`~emailactions.message.Message`) and
+    false stored ``message`` (a :class:`~emailactions.mime.message.Message`) and
     committed it, before the caller hears "Email submitted". ``outbox_id`` is
     the entry's id, as ``emailactions outbox show`` takes it. Delivery attempts
     that follow call ``message_sent`` / ``send_failed`` as synchronous sends do.

@@ -9,16 +9,16 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from emailactions.config import Config, default_config_source, load_config
+from emailactions.config.loader import Config, default_config_source, load_config
 from emailactions.errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
-from emailactions.message import Message
+from emailactions.mime.message import Message
 from emailactions.plugins import get_plugin_manager
 from emailactions.registry import ActionRegistry
 from emailactions.transports.base import BaseTransport, SendResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from emailactions.dispatch import Dispatcher
-    from emailactions.render import Templates
+    from emailactions.delivery.dispatcher import Dispatcher
+    from emailactions.templates.service import Templates
     from emailactions.scripting import Scripting
 
 log = logging.getLogger("emailactions")
@@ -111,7 +111,7 @@ class ActionHost:
     @property
     def templates(self) -> "Templates":
         """The template store, engines and renderer of this host (built on first use)."""
-        from emailactions.render import Templates
+        from emailactions.templates.service import Templates
 
         # Built once under a lock: two in-memory stores would lose templates.
         with self._templates_lock:
@@ -212,7 +212,7 @@ class ActionHost:
     @property
     def dispatcher(self) -> Dispatcher:
         """Rate limits, synchronous retries, the outbox and its worker (built on first use)."""
-        from emailactions.dispatch import Dispatcher
+        from emailactions.delivery.dispatcher import Dispatcher
 
         with self._lock:
             if self._dispatcher is None:

@@ -6,7 +6,9 @@ engine class and spells the shared snippets in its own syntax.
 
 from __future__ import annotations
 
+import datetime as _dt
 import time
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
@@ -78,13 +80,26 @@ class EngineContract:
 
     # -- locale-aware formatting ------------------------------------------------
 
-    @pytest.mark.parametrize(
-        "locale, date, money",
-        [("en", "March 1, 2024", "€1,234.50"), ("fr", "1 mars 2024", "1\u202f234,50\xa0€"), ("de_CH", "1. März 2024", "EUR\xa01’234.50")],
-    )
-    def test_formatting_follows_the_locale(self, engine, locale, date, money):
-        assert self.render(engine, "date", locale=locale).text == date
-        assert self.render(engine, "currency", locale=locale).text == money
+    @pytest.mark.parametrize("locale", ["en", "fr", "de_CH"])
+    def test_formatting_follows_the_locale(self, engine, locale):
+        # The expected text comes from Babel itself: CLDR changes separators between releases
+        # (Babel 2.19 writes de_CH's grouping as ' where 2.17 wrote ’), and the engine's job is to
+        # ask Babel with the resolved locale, not to pin one CLDR release.
+        from babel.dates import format_date
+        from babel.numbers import format_currency
+
+        # Text parts: in HTML an apostrophe separator is escaped, which is the HTML test's business.
+        date_text = self.render(engine, "date", locale=locale, html=False).text
+        assert date_text == format_date(_dt.date(2024, 3, 1), "long", locale=locale)
+        money_text = self.render(engine, "currency", locale=locale, html=False).text
+        assert money_text == format_currency(Decimal("1234.5"), "EUR", locale=locale)
+
+    def test_formatting_differs_between_locales(self, engine):
+        # Stable across CLDR releases: English and French spell these differently.
+        assert self.render(engine, "date", locale="en").text == "March 1, 2024"
+        assert self.render(engine, "currency", locale="en").text == "€1,234.50"
+        assert "mars" in self.render(engine, "date", locale="fr").text
+        assert self.render(engine, "currency", locale="fr").text.endswith("€")
 
     def test_number_formatting(self, engine):
         assert self.render(engine, "number", locale="de").text == "1.234,50"

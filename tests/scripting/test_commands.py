@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emailactions.cli import main
+from emailactions.cli.root import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

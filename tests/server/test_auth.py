@@ -8,10 +8,10 @@ import hashlib
 import pytest
 
 from emailactions import ActionHost, ConfigError, NotAuthenticated, PermissionDenied, RateLimited
-from emailactions.config import from_mapping
+from emailactions.config.loader import from_mapping
 from emailactions.server.auth import Authenticator
 from emailactions.server.passwords import PasswordHash, hash_password, key_digest, parse_hash
-from emailactions.server.settings import ApiRateLimits, parse_server
+from emailactions.config.server import ApiRateLimits, parse_server
 from emailactions.server.throttle import ApiLimiter
 
 from .conftest import ADMIN_HASH, API_KEY, server_section

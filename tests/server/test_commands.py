@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from conftest import wait_for
 from emailactions import ActionHost
-from emailactions.server.commands import api_key_command, hash_password_command
+from emailactions.cli.server import api_key_command, hash_password_command
 from emailactions.server.passwords import key_digest, parse_hash
 from smtp_server import SMTPServer, free_port
 
@@ -125,13 +125,13 @@ sys.meta_path.insert(0, Block())
 
 
 def test_serve_without_the_extra_names_it_and_the_rest_still_works():
-    missing = run_python(BLOCK_SERVER_LIBS + "from emailactions.cli import main\nmain(['serve', '--port', '0'])")
+    missing = run_python(BLOCK_SERVER_LIBS + "from emailactions.cli.root import main\nmain(['serve', '--port', '0'])")
     assert missing.returncode == 1
     error = json.loads(missing.stderr)
     assert error["detail"]["kind"] == "engine_unavailable" and "emailactions[server]" in error["message"]
     light = run_python(BLOCK_SERVER_LIBS + (
-        "import emailactions, emailactions.server, emailactions.config\n"
-        "from emailactions.cli import main\n"
+        "import emailactions, emailactions.server, emailactions.config.loader\n"
+        "from emailactions.cli.root import main\n"
         "assert 'starlette' not in sys.modules and 'uvicorn' not in sys.modules\n"
         "main(['send', '--from', 'a@example.com', '--to', 'b@example.com', '--subject', 'hi'])"))  # fmt: skip
     assert light.returncode == 0, light.stderr

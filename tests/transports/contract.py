@@ -8,9 +8,9 @@ from email.parser import BytesParser
 import pytest
 
 from emailactions import ActionHost, SendResult
-from emailactions.addresses import Address
-from emailactions.compose import compose
-from emailactions.request import Body, SendRequest
+from emailactions.params.addresses import Address
+from emailactions.mime.compose import compose
+from emailactions.params.send import Body, SendRequest
 
 
 def make_message(n: int = 0, subject: str = "Grüße", body: str = "Hello\n.\nBye"):

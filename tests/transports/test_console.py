@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import io
 
-from emailactions.compose import compose
-from emailactions.addresses import Address
-from emailactions.request import Body, SendRequest
+from emailactions.mime.compose import compose
+from emailactions.params.addresses import Address
+from emailactions.params.send import Body, SendRequest
 from emailactions.transports.console import ConsoleTransport, make_visible
 
 from .contract import TransportContract

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 from emailactions.errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
 from emailactions.server.auth import Authenticator, Principal
 from emailactions.server.protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, printable, public_error
-from emailactions.server.settings import ServerConfig
+from emailactions.config.server import ServerConfig
 from emailactions.server.throttle import ApiLimiter
 
 try:

@@ -24,7 +24,7 @@ from typing import Mapping
 from emailactions.errors import NotAuthenticated, PermissionDenied
 from emailactions.server.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
 from emailactions.server.protocol import printable
-from emailactions.server.settings import ANONYMOUS, ServerConfig
+from emailactions.config.server import ANONYMOUS, ServerConfig
 from emailactions.server.throttle import ApiLimiter
 
 #: IDM's own 401 message.

@@ -9,10 +9,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
-from emailactions.addresses import parse_address, parse_address_list
+from emailactions.params.addresses import parse_address, parse_address_list
 from emailactions.errors import EmailActionsError, InvalidParams, RenderError, TemplateDisabled
-from emailactions.locales import normalize
-from emailactions.templates import Template
+from emailactions.locales.tags import normalize
+from emailactions.templates.model import Template
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import json_object, only_params, query_bool, query_int
 

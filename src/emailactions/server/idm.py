@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from emailactions.errors import InvalidParams, TemplateExists, TemplateNotFound
-from emailactions.templates import Template
+from emailactions.templates.model import Template
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import check_api_version, json_object, only_params, query_bool, query_int
 

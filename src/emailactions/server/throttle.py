@@ -17,7 +17,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from emailactions.errors import RateLimited
-from emailactions.server.settings import ApiRateLimits
+from emailactions.config.server import ApiRateLimits
 
 
 def _items(value: str | None, enabled: bool) -> list[RateLimitItem]:

@@ -6,12 +6,12 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, Iterable
 
-from emailactions.addresses import Address, parse_address_list
-from emailactions.bulk import Job, deliver_each, summarize
-from emailactions.compose import compose
+from emailactions.params.addresses import Address, parse_address_list
+from emailactions.delivery.bulk import Job, deliver_each, summarize
+from emailactions.mime.compose import compose
 from emailactions.errors import InvalidParams, TemplateDisabled, UnknownDestination
 from emailactions.hookspecs import hookimpl
-from emailactions.request import Body, SendRequest, bool_param, check_body, parse_preview, parse_send, parse_send_template, template_sender
+from emailactions.params.send import Body, SendRequest, bool_param, check_body, parse_preview, parse_send, parse_send_template, template_sender
 
 RESOURCE = "external/email"
 #: Messages a bulk ``waitForCompletion=false`` call commits together.
@@ -130,7 +130,7 @@ class EmailService:
         request = parse_preview(params)
         templates = self.host.templates
         if request.template is not None:
-            from emailactions.templates import from_dict  # the template model loads only when used
+            from emailactions.templates.formats import from_dict  # the template model loads only when used
 
             template = from_dict(request.template, str(request.template.get("id") or "preview"))
         else:

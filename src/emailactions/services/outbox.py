@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from emailactions.errors import InvalidParams
 from emailactions.hookspecs import hookimpl
-from emailactions.outbox import STATES
+from emailactions.delivery.outbox.entry import STATES
 
 RESOURCE = "external/email/outbox"
 

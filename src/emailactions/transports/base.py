@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable
 
 from emailactions.errors import ConfigError
-from emailactions.message import Message
+from emailactions.mime.message import Message
 
 
 @dataclass

@@ -8,7 +8,7 @@ import threading
 from typing import TextIO
 
 from emailactions.hookspecs import hookimpl
-from emailactions.message import Message
+from emailactions.mime.message import Message
 from emailactions.transports.base import BaseTransport, SendResult
 
 # Everything a terminal could act on (escape sequences, bells, bidi tricks).

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
+from emailactions.files import atomic_write
 from emailactions.errors import ConfigError, TransportError
 from emailactions.hookspecs import hookimpl
-from emailactions.message import Message
+from emailactions.mime.message import Message
 from emailactions.transports.base import BaseTransport, SendResult, option
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
@@ -37,17 +37,7 @@ class FileTransport(BaseTransport):
         stem = _UNSAFE_NAME.sub("_", message.message_id.strip("<>"))[:80]
         target = self.path / f"{time.time_ns()}-{stem}.eml"
         try:
-            # Write, flush to disk, then rename: readers never see half a message.
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-", suffix=".eml")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(message.data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            atomic_write(target, message.data)  # readers never see half a message
         except OSError as exc:
             raise TransportError(f"Cannot write {target.name}: {exc.strerror}", transport=self.alias) from exc
         return self.result(message, response=f"written to {target}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from emailactions.hookspecs import hookimpl
-from emailactions.message import Message
+from emailactions.mime.message import Message
 from emailactions.transports.base import BaseTransport, SendResult
 
 

@@ -27,7 +27,7 @@ from emailactions.errors import (
     TransportError,
 )
 from emailactions.hookspecs import hookimpl
-from emailactions.message import Message
+from emailactions.mime.message import Message
 from emailactions.transports.base import BaseTransport, SendResult, option
 
 log = logging.getLogger("emailactions.smtp")

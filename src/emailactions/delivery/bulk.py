@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
 from emailactions.errors import EmailActionsError
-from emailactions.message import Message
+from emailactions.mime.message import Message
 
 log = logging.getLogger("emailactions")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from emailactions.cli import emit
+from emailactions.cli.root import emit
 from emailactions.errors import EmailActionsError, EngineUnavailable
 from emailactions.hookspecs import hookimpl
 

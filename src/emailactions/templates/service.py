@@ -11,11 +11,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from emailactions.addresses import check_header_text
+from emailactions.params.addresses import check_header_text
 from emailactions.engines.base import TemplateEngine, plain_data
 from emailactions.errors import InvalidParams, PluginError, RenderError, TemplateError
-from emailactions.locales import candidates
-from emailactions.templates import FolderStore, Localized, MemoryStore, Template, TemplateStore, check_id, from_dict
+from emailactions.locales.tags import candidates
+from emailactions.templates.stores.folder import FolderStore
+from emailactions.templates.model import Localized, Template, check_id
+from emailactions.templates.stores.memory import MemoryStore
+from emailactions.templates.stores.base import TemplateStore
+from emailactions.templates.formats import from_dict
 
 #: Parts an engine renders, and whether their output is HTML (escaped).
 PARTS = (("subject", False), ("html", True), ("text", False))

@@ -15,12 +15,13 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, TransportError
-from emailactions.message import Message
-from emailactions.outbox import Outbox, iso_time
-from emailactions.ratelimit import RateLimiter, build
-from emailactions.retry import Backoff, Refusals, classify
+from emailactions.mime.message import Message
+from emailactions.delivery.outbox.sqlite import Outbox
+from emailactions.delivery.outbox.entry import iso_time
+from emailactions.delivery.ratelimit import RateLimiter, build
+from emailactions.delivery.retry import Backoff, Refusals, classify
 from emailactions.transports.base import SendResult
-from emailactions.worker import DeliveryWorker
+from emailactions.delivery.outbox.worker import DeliveryWorker
 
 log = logging.getLogger("emailactions.outbox")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emailactions.errors import ConfigError
-from emailactions.request import Limits
-from emailactions.server.settings import ServerConfig, parse_server
+from emailactions.params.send import Limits
+from emailactions.config.server import ServerConfig, parse_server
 
 #: Keys of IDM's ``external.email.json``.
 IDM_KEYS = {
@@ -313,7 +313,7 @@ def _folder(email: Mapping[str, Any], name: str, base: Path | None) -> Path | No
 
 def _locale(value: Any, key: str) -> str:
     from emailactions.errors import InvalidParams
-    from emailactions.locales import normalize
+    from emailactions.locales.tags import normalize
 
     try:
         return normalize(_typed(value, str, key), key)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from emailactions.cli import _accept_language, _no_wait, parse_json, run_action
+from emailactions.cli.root import _accept_language, _no_wait, parse_json, run_action
 from emailactions.errors import InvalidParams
 from emailactions.hookspecs import hookimpl
 from emailactions.scripting.base import ScriptLimits

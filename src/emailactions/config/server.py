@@ -103,7 +103,7 @@ class ServerConfig:
 def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
     """The ``[server]`` table (see ``docs/server.md``), checked key by key."""
     # config.py imports this module; its helpers are imported here, late, to avoid a cycle.
-    from emailactions.config import _count, _limit_string, _seconds, _typed, _unknown
+    from emailactions.config.loader import _count, _limit_string, _seconds, _typed, _unknown
 
     _typed(data, Mapping, prefix)
     _unknown(data, {"host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
@@ -187,7 +187,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
 
 def _permissions(value: Any, key: str) -> set[str]:
     """Permission names from a list, each one known."""
-    from emailactions.config import _typed
+    from emailactions.config.loader import _typed
 
     out = set()
     for i, name in enumerate(_typed(value, list, key)):
@@ -199,7 +199,7 @@ def _permissions(value: Any, key: str) -> set[str]:
 
 def _key(entry: Mapping[str, Any], key: str) -> bytes:
     """An API key's digest, from ``key_sha256`` (preferred) or a plain ``key``."""
-    from emailactions.config import _typed
+    from emailactions.config.loader import _typed
 
     if ("key" in entry) == ("key_sha256" in entry):
         raise ConfigError(f"Config key {key!r} needs exactly one of 'key_sha256' or 'key'", key=key)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from emailactions.cli import parse_json, run_action
+from emailactions.cli.root import parse_json, run_action
 from emailactions.hookspecs import hookimpl
 
 _object = click.option("--object", "object_", metavar="JSON", help="The render data ('object'); @FILE reads a file, - reads stdin.")

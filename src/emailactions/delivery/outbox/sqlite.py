@@ -23,15 +23,14 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from emailactions.errors import OutboxEntryNotFound, OutboxError
-from emailactions.message import Message
+from emailactions.mime.message import Message
+from emailactions.delivery.outbox.entry import Entry, STATES, pid_alive
 
-STATES = ("queued", "in-flight", "sent", "failed")
 _SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -69,111 +68,6 @@ _COLUMNS = (
 )
 
 
-def iso_time(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One outbox row. ``data`` is only loaded when a worker or ``show --raw`` needs it."""
-
-    id: int
-    message_id: str
-    sender: str
-    recipients: tuple[str, ...]
-    pending: tuple[str, ...]
-    accepted: tuple[str, ...]
-    refused: dict[str, tuple[int, str]]
-    smtputf8: bool
-    meta: dict[str, Any] | None
-    transport: str | None
-    template: str | None
-    state: str
-    attempts: int
-    created: float
-    updated: float
-    next_attempt: float
-    expires: float
-    lease_until: float | None
-    worker: str | None
-    last_error: dict[str, Any] | None
-    rate_check: bool
-    data: bytes | None = field(default=None, repr=False)
-
-    @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> "Entry":
-        keys = row.keys()
-        return cls(
-            id=row["id"],
-            message_id=row["message_id"],
-            sender=row["sender"],
-            recipients=tuple(json.loads(row["recipients"])),
-            pending=tuple(json.loads(row["pending"])),
-            accepted=tuple(json.loads(row["accepted"])),
-            refused={a: (int(c), str(t)) for a, (c, t) in json.loads(row["refused"]).items()},
-            smtputf8=bool(row["smtputf8"]),
-            meta=json.loads(row["meta"]) if row["meta"] else None,
-            transport=row["transport"],
-            template=row["template"],
-            state=row["state"],
-            attempts=row["attempts"],
-            created=row["created"],
-            updated=row["updated"],
-            next_attempt=row["next_attempt"],
-            expires=row["expires"],
-            lease_until=row["lease_until"],
-            worker=row["worker"],
-            last_error=json.loads(row["last_error"]) if row["last_error"] else None,
-            rate_check=bool(row["rate_check"]),
-            data=row["data"] if "data" in keys else None,
-        )
-
-    def message(self) -> Message:
-        """The stored message addressed to the recipients still pending.
-
-        The bytes are the ones composed at submit time, so every attempt
-        carries the same Message-ID.
-        """
-        if self.data is None:
-            raise OutboxError(f"Outbox entry {self.id} was loaded without its message", id=self.id)
-        return Message(self.data, self.sender, self.pending, self.message_id, self.smtputf8, self.meta)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready status, without the message body."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "messageId": self.message_id,
-            "state": self.state,
-            "attempts": self.attempts,
-            "created": iso_time(self.created),
-            "updated": iso_time(self.updated),
-            "nextAttempt": iso_time(self.next_attempt) if self.state == "queued" else None,
-            "expires": iso_time(self.expires),
-            "lastError": self.last_error,
-            "from": self.sender,
-            "recipients": list(self.recipients),
-            "pending": list(self.pending),
-            "accepted": list(self.accepted),
-            "refused": {a: {"code": c, "message": m} for a, (c, m) in self.refused.items()},
-            "transport": self.transport,
-            "template": self.template,
-            "rateLimited": self.rate_check,
-        }
-        if self.state == "in-flight":
-            out["worker"] = self.worker
-            out["leaseUntil"] = iso_time(self.lease_until)
-        if self.data is not None:
-            from email import policy
-            from email.parser import BytesHeaderParser
-
-            headers = BytesHeaderParser(policy=policy.default).parsebytes(self.data)
-            out["subject"] = str(headers.get("Subject", ""))
-            out["size"] = len(self.data)
-        return out
-
-
 @dataclass
 class _Pending:
     """A row waiting for a group commit, and what became of it."""
@@ -181,21 +75,6 @@ class _Pending:
     row: tuple[Any, ...]
     id: int | None = None
     error: sqlite3.Error | None = None
-
-
-def worker_id() -> str:
-    """``host:pid:nonce``: unique per worker, and tells which process holds a lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 class Outbox:
@@ -443,7 +322,7 @@ class Outbox:
             if len(parts) != 3 or parts[0] != me or not parts[1].isdigit():
                 continue
             pid = int(parts[1])
-            if pid != own_pid and not _pid_alive(pid):
+            if pid != own_pid and not pid_alive(pid):
                 dead.append(worker)
         if not dead:
             return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from emailactions.cli import run_action
+from emailactions.cli.root import run_action
 from emailactions.hookspecs import hookimpl
 
 RESOURCE = "external/email/outbox"
@@ -31,7 +31,7 @@ class _ControlState:
     @property
     def host(self) -> Any:
         if self._host is None:
-            from emailactions.config import default_config_source, load_config
+            from emailactions.config.loader import default_config_source, load_config
             from emailactions.host import ActionHost
 
             config = load_config(self.source or default_config_source())
@@ -49,7 +49,7 @@ def _control(ctx: click.Context) -> None:
 
 
 def _file_outbox(host: Any) -> Any:
-    from emailactions.dispatch import require_file_outbox
+    from emailactions.delivery.dispatcher import require_file_outbox
 
     return require_file_outbox(host.dispatcher)
 

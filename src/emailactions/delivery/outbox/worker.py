@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from emailactions.config import OutboxConfig
+from emailactions.config.loader import OutboxConfig
 from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
-from emailactions.outbox import Entry, Outbox, worker_id
-from emailactions.ratelimit import RateLimiter
-from emailactions.retry import Backoff, Refusals, classify
+from emailactions.delivery.outbox.entry import Entry, worker_id
+from emailactions.delivery.outbox.sqlite import Outbox
+from emailactions.delivery.ratelimit import RateLimiter
+from emailactions.delivery.retry import Backoff, Refusals, classify
 
 log = logging.getLogger("emailactions.outbox")
 

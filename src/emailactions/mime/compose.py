@@ -17,10 +17,10 @@ import urllib.parse
 from functools import lru_cache
 from typing import Iterable
 
-from emailactions.addresses import Address
-from emailactions.message import Message
-from emailactions.attachments import Attachment
-from emailactions.request import Body, SendRequest
+from emailactions.params.addresses import Address
+from emailactions.mime.message import Message
+from emailactions.params.attachments import Attachment
+from emailactions.params.send import Body, SendRequest
 
 CRLF = "\r\n"
 #: RFC 5322 recommends 78 characters per header line.

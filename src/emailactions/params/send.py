@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from emailactions.addresses import SURROGATES, Address, check_header_text, parse_address, parse_address_list
-from emailactions.attachments import Attachment, parse_attachments
+from emailactions.params.addresses import SURROGATES, Address, check_header_text, parse_address, parse_address_list
+from emailactions.params.attachments import Attachment, parse_attachments
 from emailactions.errors import InvalidParams, TooLarge
 
 
@@ -356,7 +356,7 @@ class TemplateRequest:
 
 
 def _template_common(picked: Mapping[str, Any]) -> dict[str, Any]:
-    from emailactions.locales import normalize
+    from emailactions.locales.tags import normalize
 
     data = picked.get("object", {})
     if not isinstance(data, Mapping):
@@ -371,7 +371,7 @@ def _template_common(picked: Mapping[str, Any]) -> dict[str, Any]:
 
 def personal_recipients(value: Any) -> tuple[list[Address], dict[str, tuple[Mapping[str, Any] | None, str | None]]]:
     """``to`` for sendTemplate: items may carry their own ``object`` and ``locale``."""
-    from emailactions.locales import normalize
+    from emailactions.locales.tags import normalize
 
     if not isinstance(value, (list, tuple)):
         return parse_address_list(value, "to"), {}
