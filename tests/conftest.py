@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 import ssl
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Helpers and contract suites live in tests/support (on sys.path through pytest's `pythonpath`);
+# their plain `assert`s must report values, as assertions in test files do.
+pytest.register_assert_rewrite("support")
 
-from smtp_server import PASSWORD, USER, SMTPServer  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from support import FAST_OUTBOX, ROOT  # noqa: E402
+from support.smtp_server import SMTPServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -72,18 +72,6 @@ def smtp_host(smtp_config):
     host.close()
 
 
-__all__ = ["USER", "PASSWORD"]
-
-
-#: Outbox settings that keep retry tests fast: millisecond backoffs and polls.
-FAST_OUTBOX = {
-    "backoff": 0.01,
-    "backoff_max": 0.05,
-    "sync_backoff": 0.01,
-    "sync_deadline": 2.0,
-    "poll_interval": 0.02,
-    "lease": 30.0,
-}
 
 
 @pytest.fixture
@@ -104,20 +92,6 @@ def outbox_host(outbox_config):
     host = ActionHost(outbox_config, load_entry_points=False)
     yield host
     host.close()
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.01):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 @pytest.fixture

@@ -23,10 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("emailactions")
 
-#: CREST verbs other than ``action``; services that only act answer 403.
-VERBS = ("create", "read", "update", "patch", "delete", "query")
-
-
 @dataclass(frozen=True)
 class ActionContext:
     """The request context a handler sees, as IDM's script context carries it."""

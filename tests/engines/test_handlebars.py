@@ -11,7 +11,7 @@ import pytest
 from emailactions.engines.base import plain_data
 from emailactions.engines.handlebars import HandlebarsEngine
 from emailactions.errors import RenderError
-from engine_contract import EngineContract
+from support.engine_contract import EngineContract
 
 
 class TestHandlebarsContract(EngineContract):

@@ -9,7 +9,7 @@ import pytest
 from emailactions.engines.base import RenderLimits, plain_data
 from emailactions.engines.jinja import JinjaEngine
 from emailactions.errors import RenderError
-from engine_contract import EngineContract
+from support.engine_contract import EngineContract
 
 
 class TestJinjaContract(EngineContract):

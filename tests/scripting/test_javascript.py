@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from support import ROOT
+
 from emailactions import (
     ActionHost,
     EngineUnavailable,
@@ -23,7 +25,7 @@ from emailactions.scripting import ScriptLimits
 
 
 # IDM's documented example, verbatim in the examples folder.
-IDM_SEND = (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "send.js").read_text()
+IDM_SEND = (ROOT / "examples" / "scripts" / "send.js").read_text()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from emailactions.errors import ConfigError, EmailActionsError
 from emailactions.server.protocol import public_error
 from emailactions.transports.memory import MemoryTransport
 
-from .conftest import IDM_AUTH, server_section, start
+from support.server import IDM_AUTH, server_section, start
 
 SEND = {"to": "a@example.com", "subject": "s", "body": "b"}
 URL = "/openidm/external/email?_action=send"

@@ -14,7 +14,7 @@ from emailactions.server.passwords import PasswordHash, hash_password, key_diges
 from emailactions.config.server import ApiRateLimits, parse_server
 from emailactions.server.throttle import ApiLimiter
 
-from .conftest import ADMIN_HASH, API_KEY, server_section
+from support.server import ADMIN_HASH, API_KEY, server_section
 
 
 def test_scrypt_hash_round_trip():

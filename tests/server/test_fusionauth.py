@@ -3,9 +3,9 @@ lifecycle (create, search, preview, send, delete), then each route's rules."""
 
 from __future__ import annotations
 
-from conftest import wait_for
+from support import wait_for
 
-from .conftest import FA_AUTH, SENDER_KEY
+from support.server import FA_AUTH, SENDER_KEY
 
 RESET = {
     "name": "Password reset",

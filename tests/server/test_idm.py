@@ -10,9 +10,9 @@ import subprocess
 import httpx
 import pytest
 
-from conftest import wait_for
+from support import wait_for
 
-from .conftest import ADMIN, ADMIN_PASSWORD, FA_AUTH, IDM_AUTH, server_section, start
+from support.server import ADMIN, ADMIN_PASSWORD, FA_AUTH, IDM_AUTH, server_section, start
 
 # IDM's documentation, verbatim but for the port (docs: "Send mail" / "Email templates").
 CURL_SEND = """curl \\

@@ -12,9 +12,9 @@ import httpx
 from emailactions.server.app import endpoints
 from emailactions.server.openapi import PATH, document
 
-from smtp_server import free_port
+from support.smtp_server import free_port
 
-from .conftest import Serve, copy_conf, write_config
+from support.server import Serve, copy_conf, write_config
 
 FUZZ_KEY = "fuzz-key-0123456789abcdef"
 #: Test cases per operation and phase (about 2,500 requests, ~16 s here).

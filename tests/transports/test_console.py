@@ -7,7 +7,7 @@ from emailactions.params.addresses import Address
 from emailactions.params.send import Body, SendRequest
 from emailactions.transports.console import ConsoleTransport, make_visible
 
-from .contract import TransportContract
+from support.transport_contract import TransportContract
 
 
 class TestConsole(TransportContract):

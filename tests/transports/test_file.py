@@ -5,7 +5,7 @@ import pytest
 from emailactions import ConfigError
 from emailactions.transports.file import FileTransport
 
-from .contract import TransportContract, make_message
+from support.transport_contract import TransportContract, make_message
 
 
 class TestFile(TransportContract):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from emailactions.transports.memory import MemoryTransport
 
-from .contract import TransportContract
+from support.transport_contract import TransportContract
 
 
 class TestMemory(TransportContract):

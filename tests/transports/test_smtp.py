@@ -11,9 +11,9 @@ import pytest
 
 from emailactions import ActionHost, AuthError, ConfigError, ConnectError, DeliveryTimeout, TLSError
 from emailactions.transports.smtp import SMTPTransport
-from smtp_server import PASSWORD, USER, SMTPServer, free_port
+from support.smtp_server import PASSWORD, USER, SMTPServer, free_port
 
-from .contract import TransportContract, make_message
+from support.transport_contract import TransportContract, make_message
 
 
 class TestSMTP(TransportContract):

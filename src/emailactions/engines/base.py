@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Callable, ClassVar, Hashable, Mapping
 
 from emailactions.errors import InvalidParams, RenderError
-from emailactions.locales.tags import FORMATTERS
+from emailactions.locales.formatting import FORMATTERS
 
 __all__ = ["TemplateEngine", "RenderLimits", "RenderState", "Rendered", "plain_data", "current_state", "active_state", "FORMATTERS"]
 

@@ -183,7 +183,6 @@ def body_part(bodies: tuple[Body, ...]) -> tuple[str, bytes]:
     return _multipart("alternative", [_text_part(b) for b in sorted(bodies, key=lambda b: order[b.subtype])])
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 _QUOTABLE = re.compile(r'[\x20-\x7e]*')
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-from pathlib import Path
 
 import pytest
+
+from support import ROOT
 
 from emailactions.errors import InvalidParams, TemplateError, TemplateExists, TemplateNotFound
 from emailactions.templates.stores.folder import FolderStore
@@ -15,7 +16,6 @@ from emailactions.templates.model import Localized, Template, check_id
 from emailactions.templates.stores.memory import MemoryStore
 from emailactions.templates.formats import from_dict, merge_patch
 
-ROOT = Path(__file__).resolve().parent.parent
 WELCOME = json.loads((ROOT / "examples" / "conf" / "emailTemplate-welcome.json").read_text(encoding="utf-8"))
 
 NATIVE = {

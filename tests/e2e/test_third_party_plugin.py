@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
+
 PLUGIN = ROOT / "plugins" / "emailactions-webhook"
 
 

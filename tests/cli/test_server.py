@@ -17,13 +17,13 @@ import pytest
 
 from click.testing import CliRunner
 
-from conftest import wait_for
+from support import wait_for
 from emailactions import ActionHost
 from emailactions.cli.server import api_key_command, hash_password_command
 from emailactions.server.passwords import key_digest, parse_hash
-from smtp_server import SMTPServer, free_port
+from support.smtp_server import SMTPServer, free_port
 
-from .conftest import IDM_AUTH, Serve, write_config
+from support.server import IDM_AUTH, Serve, write_config
 
 SEND = {"from": "openidm@example.com", "to": "your_email@example.com", "subject": "Test", "body": "Test"}
 

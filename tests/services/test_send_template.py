@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from support import ROOT
+from support import wait_for
 from emailactions import ActionHost, InvalidParams, RenderError, TemplateDisabled, TemplateError, TemplateNotFound
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "conf"
+EXAMPLES = ROOT / "examples" / "conf"
 HILDA = {"userName": "hgale815", "givenName": "Hilda", "sn": "Gale", "country": "FR", "created": "2024-03-01"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import FAST_OUTBOX, wait_for
+from support import FAST_OUTBOX, wait_for
 
 from emailactions import ActionHost, BaseTransport, TransportError, hookimpl
 

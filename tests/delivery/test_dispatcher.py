@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import wait_for
+from support import wait_for
 from emailactions import RecipientsRefused, TransportError
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
-from smtp_server import SMTPServer
+from support import ROOT, wait_for
+from support.smtp_server import SMTPServer
 
-CHILD = Path(__file__).with_name("outbox_child.py")
+CHILD = ROOT / "tests" / "support" / "outbox_child.py"
 BATCH = 300
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from support import ROOT
+
 from emailactions.cli.root import main
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "conf"
+EXAMPLES = ROOT / "examples" / "conf"
 
 
 @pytest.fixture

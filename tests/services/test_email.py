@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emailactions import ActionHost, RecipientsRefused, SMTPUTF8Unsupported
-from smtp_server import SMTPServer
+from support.smtp_server import SMTPServer
 
 IDM_SEND = {
     "from": "openidm@example.com",

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from support import ROOT
+
 from emailactions.cli.root import main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from support import ROOT
+
 from emailactions import ActionHost
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
@@ -40,7 +41,7 @@ def test_embed_example():
 
 def test_every_example_is_covered():
     # A file counts as run when a test names it, or names its example folder.
-    texts = [p.read_text() for p in Path(__file__).parent.rglob("test_*.py")]
+    texts = [p.read_text() for p in (ROOT / "tests").rglob("test_*.py")]
     for path in EXAMPLES.rglob("*"):
         if not path.is_file() or "__pycache__" in path.parts:
             continue
