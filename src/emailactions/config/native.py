@@ -1,0 +1,134 @@
+"""The native schema (``emailactions.toml``, or the same as a mapping) -> :class:`Config`.
+
+Every value goes through :mod:`emailactions.config.validate`, so unknown keys
+and wrong types are refused at load, naming the full dotted key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from emailactions.config import validate
+from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, env_outbox
+from emailactions.config.server import parse_server
+from emailactions.errors import ConfigError
+from emailactions.params.send import Limits
+
+#: The top-level tables.
+SECTIONS = {"email", "transports", "groups", "outbox", "rate_limits", "server"}
+EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale"}
+RATE_LIMIT_KEYS = {"enabled", "recipient", "sender", "template", "templates", "global", "strategy", "storage", "on_limit"}
+
+
+def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path | None = None) -> Config:
+    """The native schema (as in ``emailactions.toml``); ``base`` anchors relative paths::
+
+        [email]               from, transport, conf, [email.limits]
+        [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
+        [outbox]              path, workers, max_attempts, max_age, backoff, ...
+        [rate_limits]         recipient, sender, template, global, on_limit, ...
+        [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
+    """
+    validate.typed(data, Mapping, "config")
+    validate.known(data, SECTIONS, "")
+    email = validate.table(data.get("email", {}), EMAIL_KEYS, "email")
+    sender = email.get("from")
+    if sender is not None:
+        validate.typed(sender, str, "email.from")
+    transports = _transports(data.get("transports", {}))
+    transport = validate.typed(email.get("transport", "default" if "default" in transports else next(iter(transports))), str, "email.transport")
+    if transport not in transports:
+        raise ConfigError(f"Config key 'email.transport' names no transport: {transport!r}", key="email.transport")
+    return Config(
+        templates_dir=validate.path(email["templates"], "email.templates", base) if "templates" in email else None,
+        default_locale=validate.locale(email.get("default_locale", "en"), "email.default_locale"),
+        sender=sender,
+        transport=transport,
+        transports=transports,
+        limits=_limits(email.get("limits", {}), "email.limits"),
+        groups=_groups(data.get("groups", {})),
+        conf_dir=validate.path(email["conf"], "email.conf", base) if "conf" in email else None,
+        source=source,
+        outbox=_outbox(data.get("outbox", {}), base),
+        rate_limits=_rate_limits(data.get("rate_limits", {})),
+        server=parse_server(data.get("server", {}), base=base),
+    )
+
+
+def _transports(data: Any) -> dict[str, dict[str, Any]]:
+    """``[transports.<alias>]``: each needs a ``backend``; none at all is the console."""
+    transports: dict[str, dict[str, Any]] = {}
+    for alias, options in validate.typed(data, Mapping, "transports").items():
+        validate.typed(options, Mapping, f"transports.{alias}")
+        if not isinstance(options.get("backend"), str):
+            raise ConfigError(f"Config key 'transports.{alias}.backend' is required", key=f"transports.{alias}.backend")
+        transports[alias] = dict(options)
+    return transports or {"default": {"backend": "console"}}
+
+
+def _groups(data: Any) -> dict[str, list[Any]]:
+    """``[groups]``: name -> a list of addresses (strings or address objects)."""
+    groups: dict[str, list[Any]] = {}
+    for name, members in validate.typed(data, Mapping, "groups").items():
+        if not isinstance(members, list) or not all(isinstance(m, (str, Mapping)) for m in members):
+            raise ConfigError(f"Config key 'groups.{name}' must be a list of addresses", key=f"groups.{name}")
+        groups[name] = list(members)
+    return groups
+
+
+def _limits(data: Any, key: str) -> Limits:
+    """``[email.limits]``: positive whole numbers."""
+    validate.table(data, {f.name for f in fields(Limits)}, key)
+    for name, value in data.items():
+        if validate.typed(value, int, f"{key}.{name}") < 1:
+            raise ConfigError(f"Config key '{key}.{name}' must be positive", key=f"{key}.{name}")
+    return Limits(**data)
+
+
+def _outbox(data: Any, base: Path | None) -> OutboxConfig:
+    """``[outbox]``: where submitted mail waits and how it is retried."""
+    validate.table(data, {f.name for f in fields(OutboxConfig)}, "outbox")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"outbox.{name}"
+        if name == "path":
+            values[name] = validate.path(value, key, base)
+        elif name == "workers":
+            values[name] = validate.count(value, key, minimum=0)
+        elif name == "max_attempts":
+            values[name] = validate.count(value, key)
+        elif name == "autostart":
+            values[name] = validate.typed(value, bool, key)
+        elif name == "synchronous":
+            values[name] = validate.choice(value, ("full", "normal"), key)
+        else:
+            # lease and poll_interval of 0 would spin or steal live work.
+            values[name] = validate.seconds(value, key, minimum=0.001 if name in ("lease", "poll_interval") else 0.0)
+    values.setdefault("path", env_outbox())
+    settings = OutboxConfig(**values)
+    if settings.backoff_max < settings.backoff:
+        raise ConfigError("Config key 'outbox.backoff_max' must not be below 'outbox.backoff'", key="outbox.backoff_max")
+    return settings
+
+
+def _rate_limits(data: Any) -> RateLimitConfig:
+    """``[rate_limits]``: "N per period" strings per key kind, and how to count."""
+    validate.table(data, RATE_LIMIT_KEYS, "rate_limits")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"rate_limits.{name}"
+        if name == "enabled":
+            values[name] = validate.typed(value, bool, key)
+        elif name == "templates":
+            values[name] = {str(t): validate.limit_string(v, f"{key}.{t}") for t, v in validate.typed(value, Mapping, key).items()}
+        elif name == "strategy":
+            values[name] = validate.choice(value, RATE_STRATEGIES, key)
+        elif name == "on_limit":
+            values[name] = validate.choice(value, ("refuse", "defer"), key)
+        elif name == "storage":
+            values[name] = validate.storage_uri(value, key)
+        else:
+            values["global_" if name == "global" else name] = validate.limit_string(value, key)
+    return RateLimitConfig(**values)
