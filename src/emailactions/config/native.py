@@ -7,6 +7,7 @@ and wrong types are refused at load, naming the full dotted key.
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,7 +20,6 @@ from emailactions.params.send import Limits
 #: The top-level tables.
 SECTIONS = {"email", "transports", "groups", "outbox", "rate_limits", "server"}
 EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale"}
-RATE_LIMIT_KEYS = {"enabled", "recipient", "sender", "template", "templates", "global", "strategy", "storage", "on_limit"}
 
 
 def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path | None = None) -> Config:
@@ -89,23 +89,16 @@ def _limits(data: Any, key: str) -> Limits:
 
 def _outbox(data: Any, base: Path | None) -> OutboxConfig:
     """``[outbox]``: where submitted mail waits and how it is retried."""
-    validate.table(data, {f.name for f in fields(OutboxConfig)}, "outbox")
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        key = f"outbox.{name}"
-        if name == "path":
-            values[name] = validate.path(value, key, base)
-        elif name == "workers":
-            values[name] = validate.count(value, key, minimum=0)
-        elif name == "max_attempts":
-            values[name] = validate.count(value, key)
-        elif name == "autostart":
-            values[name] = validate.typed(value, bool, key)
-        elif name == "synchronous":
-            values[name] = validate.choice(value, ("full", "normal"), key)
-        else:
-            # lease and poll_interval of 0 would spin or steal live work.
-            values[name] = validate.seconds(value, key, minimum=0.001 if name in ("lease", "poll_interval") else 0.0)
+    # lease and poll_interval of 0 would spin or steal live work.
+    live = partial(validate.seconds, minimum=0.001)
+    values = validate.section(data, {
+        "path": lambda value, key: validate.path(value, key, base),
+        "workers": partial(validate.count, minimum=0), "max_attempts": validate.count, "autostart": validate.flag,
+        "max_age": validate.seconds, "backoff": validate.seconds, "backoff_max": validate.seconds,
+        "lease": live, "poll_interval": live,
+        "synchronous": partial(validate.choice, choices=("full", "normal")),
+        "sync_deadline": validate.seconds, "sync_backoff": validate.seconds,
+    }, "outbox")  # fmt: skip
     values.setdefault("path", env_outbox())
     settings = OutboxConfig(**values)
     if settings.backoff_max < settings.backoff:
@@ -115,20 +108,18 @@ def _outbox(data: Any, base: Path | None) -> OutboxConfig:
 
 def _rate_limits(data: Any) -> RateLimitConfig:
     """``[rate_limits]``: "N per period" strings per key kind, and how to count."""
-    validate.table(data, RATE_LIMIT_KEYS, "rate_limits")
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        key = f"rate_limits.{name}"
-        if name == "enabled":
-            values[name] = validate.typed(value, bool, key)
-        elif name == "templates":
-            values[name] = {str(t): validate.limit_string(v, f"{key}.{t}") for t, v in validate.typed(value, Mapping, key).items()}
-        elif name == "strategy":
-            values[name] = validate.choice(value, RATE_STRATEGIES, key)
-        elif name == "on_limit":
-            values[name] = validate.choice(value, ("refuse", "defer"), key)
-        elif name == "storage":
-            values[name] = validate.storage_uri(value, key)
-        else:
-            values["global_" if name == "global" else name] = validate.limit_string(value, key)
+    values = validate.section(data, {
+        "enabled": validate.flag, "recipient": validate.limit_string, "sender": validate.limit_string,
+        "template": validate.limit_string, "templates": _template_limits, "global": validate.limit_string,
+        "strategy": partial(validate.choice, choices=RATE_STRATEGIES),
+        "on_limit": partial(validate.choice, choices=("refuse", "defer")),
+        "storage": validate.storage_uri,
+    }, "rate_limits")  # fmt: skip
+    if "global" in values:
+        values["global_"] = values.pop("global")
     return RateLimitConfig(**values)
+
+
+def _template_limits(value: Any, key: str) -> dict[str, str | None]:
+    """``[rate_limits.templates]``: template name -> its own limit."""
+    return {str(name): validate.limit_string(limit, f"{key}.{name}") for name, limit in validate.typed(value, Mapping, key).items()}

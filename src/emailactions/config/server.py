@@ -159,12 +159,10 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         values["shutdown_timeout"] = validate.seconds(data["shutdown_timeout"], f"{prefix}.shutdown_timeout")
     if "anonymous" in data:
         values["anonymous"] = expand(_permissions(data["anonymous"], f"{prefix}.anonymous"))
-    limits = validate.table(data.get("rate_limits", {}), {"enabled", "caller", "anonymous", "auth_failures"}, f"{prefix}.rate_limits")
-    rates: dict[str, Any] = {}
-    for name, value in limits.items():
-        rkey = f"{prefix}.rate_limits.{name}"
-        rates[name] = validate.typed(value, bool, rkey) if name == "enabled" else validate.limit_string(value, rkey)
-    values["rate_limits"] = ApiRateLimits(**rates)
+    values["rate_limits"] = ApiRateLimits(**validate.section(data.get("rate_limits", {}), {
+        "enabled": validate.flag, "caller": validate.limit_string,
+        "anonymous": validate.limit_string, "auth_failures": validate.limit_string,
+    }, f"{prefix}.rate_limits"))  # fmt: skip
     proxies = validate.typed(data.get("trusted_proxies", []), list, f"{prefix}.trusted_proxies")
     if not all(isinstance(p, str) and p for p in proxies):
         raise ConfigError(f"Config key '{prefix}.trusted_proxies' must be a list of addresses", key=f"{prefix}.trusted_proxies")

@@ -48,6 +48,21 @@ def table(data: Any, allowed: set[str], key: str) -> Mapping[str, Any]:
     return data
 
 
+def section(data: Any, checks: Mapping[str, Callable[[Any, str], Any]], key: str) -> dict[str, Any]:
+    """A table checked key by key: ``checks`` maps each known key to ``check(value, dotted_key)``.
+
+    Keys without a check are refused; the result holds the checked values of
+    the keys given (the dataclass supplies the defaults of the rest).
+    """
+    table(data, set(checks), key)
+    return {name: checks[name](value, f"{key}.{name}") for name, value in data.items()}
+
+
+def flag(value: Any, key: str) -> bool:
+    """``true`` or ``false``."""
+    return typed(value, bool, key)
+
+
 def count(value: Any, key: str, *, minimum: int = 1, maximum: int | None = None) -> int:
     """A whole number within bounds."""
     typed(value, int, key)
@@ -66,7 +81,7 @@ def seconds(value: Any, key: str, *, minimum: float = 0.0) -> float:
     return float(value)
 
 
-def choice(value: Any, choices: tuple[str, ...], key: str) -> str:
+def choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
     """One of ``choices``."""
     if value not in choices:
         raise ConfigError(f"Config key {key!r} must be one of {', '.join(choices)}", key=key)
