@@ -95,7 +95,7 @@ def path(value: Any, key: str, base: Path | None) -> Path:
 
 
 def locale(value: Any, key: str) -> str:
-    """A BCP 47 language tag, normalized (``fr_ca`` -> ``fr-CA``)."""
+    """A language tag, normalized as templates name locales (``fr-ca`` -> ``fr_CA``)."""
     from emailactions.errors import InvalidParams
     from emailactions.locales.tags import normalize
 
