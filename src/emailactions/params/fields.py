@@ -5,8 +5,9 @@ arrive as loosely typed data. Each function here takes a value and the name of
 the param it came from, and either returns the typed value or raises
 :class:`~emailactions.errors.InvalidParams` (a 400) naming that param, so a
 caller always learns *which* param was wrong. ``None`` always means "not
-given" (``default`` answers for it, unless it is :data:`REQUIRED`). ``must`` overrides the end of the message ("Parameter 'x' must be
-...") where a caller's wording is part of its contract.
+given": ``default`` answers for it, unless it is :data:`REQUIRED`. ``must``
+overrides the end of the message ("Parameter 'x' must be ...") where a
+caller's wording is part of its contract.
 """
 
 from __future__ import annotations
