@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from emailactions.config.loader import Config, default_config_source, load_config
+from emailactions.config import Config, default_config_source, load_config
 from emailactions.errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
 from emailactions.mime.message import Message
 from emailactions.plugins import get_plugin_manager

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from emailactions import ActionHost, InvalidParams, OutboxEntryNotFound
 from emailactions.cli.root import cli
-from emailactions.config.loader import from_mapping
+from emailactions.config import from_mapping
 from emailactions.plugins import get_plugin_manager
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from emailactions import ActionHost, ConfigError, RateLimited
 from emailactions.mime.compose import compose
-from emailactions.config.loader import DEFAULT_RECIPIENT_LIMIT, from_mapping
+from emailactions.config import DEFAULT_RECIPIENT_LIMIT, from_mapping
 from emailactions.delivery.ratelimit import normalize_address
 from emailactions.params.send import parse_send
 

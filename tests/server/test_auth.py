@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from emailactions import ActionHost, ConfigError, NotAuthenticated, PermissionDenied, RateLimited
-from emailactions.config.loader import from_mapping
+from emailactions.config import from_mapping
 from emailactions.server.auth import Authenticator
 from emailactions.server.passwords import PasswordHash, hash_password, key_digest, parse_hash
 from emailactions.config.server import ApiRateLimits, parse_server

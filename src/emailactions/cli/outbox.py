@@ -31,7 +31,7 @@ class _ControlState:
     @property
     def host(self) -> Any:
         if self._host is None:
-            from emailactions.config.loader import default_config_source, load_config
+            from emailactions.config import default_config_source, load_config
             from emailactions.host import ActionHost
 
             config = load_config(self.source or default_config_source())

@@ -21,7 +21,7 @@ class _State:
     @property
     def host(self) -> Any:
         if self._host is None:
-            from emailactions.config.loader import default_config_source
+            from emailactions.config import default_config_source
             from emailactions.host import ActionHost
 
             self._host = ActionHost(self.source or default_config_source())

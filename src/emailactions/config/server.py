@@ -1,7 +1,8 @@
 """The ``[server]`` config section: listen address, credentials, permissions, limits.
 
-Parsed with the same strictness as the rest of the config: unknown keys and
-wrong types are refused at load, naming the key. Password hashes and API-key
+Checked by the same validator as the rest of the config
+(:mod:`emailactions.config.validate`): unknown keys and wrong types are
+refused at load, naming the full dotted key. Password hashes and API-key
 digests are checked here too, so a typo fails at start, not at the first login.
 No web framework is imported: ``import emailactions`` stays light.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from emailactions.config import validate
 from emailactions.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,6 +38,10 @@ _EXPANDS = {
 #: ``X-OpenIDM-Username: anonymous`` is how IDM clients ask for anonymous access.
 ANONYMOUS = "anonymous"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+SERVER_KEYS = {
+    "host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
+    "rate_limits", "trusted_proxies", "tls_cert", "tls_key",
+}  # fmt: skip
 
 
 def expand(permissions: set[str]) -> frozenset[str]:
@@ -102,29 +108,23 @@ class ServerConfig:
 
 def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
     """The ``[server]`` table (see ``docs/server.md``), checked key by key."""
-    # config.py imports this module; its helpers are imported here, late, to avoid a cycle.
-    from emailactions.config.loader import _count, _limit_string, _seconds, _typed, _unknown
-
-    _typed(data, Mapping, prefix)
-    _unknown(data, {"host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
-                   "rate_limits", "trusted_proxies", "tls_cert", "tls_key"}, f"{prefix}.")  # fmt: skip
+    validate.table(data, SERVER_KEYS, prefix)
     roles: dict[str, set[str]] = {}
-    for name, perms in _typed(data.get("roles", {}), Mapping, f"{prefix}.roles").items():
+    for name, perms in validate.typed(data.get("roles", {}), Mapping, f"{prefix}.roles").items():
         roles[name] = _permissions(perms, f"{prefix}.roles.{name}")
 
     def grants(entry: Mapping[str, Any], key: str) -> frozenset[str]:
         perms = _permissions(entry.get("permissions", []), f"{key}.permissions")
-        for i, role in enumerate(_typed(entry.get("roles", []), list, f"{key}.roles")):
+        for i, role in enumerate(validate.typed(entry.get("roles", []), list, f"{key}.roles")):
             if role not in roles:
                 raise ConfigError(f"Config key '{key}.roles[{i}]' names no role in [{prefix}.roles]: {role!r}", key=f"{key}.roles")
             perms |= roles[role]
         return expand(perms)
 
     users: dict[str, User] = {}
-    for name, entry in _typed(data.get("users", {}), Mapping, f"{prefix}.users").items():
+    for name, entry in validate.typed(data.get("users", {}), Mapping, f"{prefix}.users").items():
         key = f"{prefix}.users.{name}"
-        _typed(entry, Mapping, key)
-        _unknown(entry, {"password", "permissions", "roles"}, f"{key}.")
+        validate.table(entry, {"password", "permissions", "roles"}, key)
         if name == ANONYMOUS or not name or ":" in name:
             raise ConfigError(f"Config key {key!r}: a user may not be called {name!r}", key=key)
         if "password" not in entry:
@@ -132,17 +132,16 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         try:
             from emailactions.server.passwords import parse_hash
 
-            password = parse_hash(_typed(entry["password"], str, f"{key}.password"))
+            password = parse_hash(validate.typed(entry["password"], str, f"{key}.password"))
         except ValueError as exc:
             raise ConfigError(f"Config key '{key}.password': {exc}", key=f"{key}.password") from None
         users[name] = User(name, password, grants(entry, key))
 
     api_keys: dict[str, ApiKey] = {}
     digests: set[bytes] = set()
-    for name, entry in _typed(data.get("api_keys", {}), Mapping, f"{prefix}.api_keys").items():
+    for name, entry in validate.typed(data.get("api_keys", {}), Mapping, f"{prefix}.api_keys").items():
         key = f"{prefix}.api_keys.{name}"
-        _typed(entry, Mapping, key)
-        _unknown(entry, {"key", "key_sha256", "permissions", "roles"}, f"{key}.")
+        validate.table(entry, {"key", "key_sha256", "permissions", "roles"}, key)
         digest = _key(entry, key)
         if digest in digests:
             raise ConfigError(f"Config key {key!r}: the same key is configured twice", key=key)
@@ -151,25 +150,20 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
 
     values: dict[str, Any] = {"users": users, "api_keys": api_keys}
     if "host" in data:
-        values["host"] = _typed(data["host"], str, f"{prefix}.host")
+        values["host"] = validate.typed(data["host"], str, f"{prefix}.host")
     if "port" in data:
-        values["port"] = _count(data["port"], f"{prefix}.port", minimum=0)
-        if values["port"] > 65535:
-            raise ConfigError(f"Config key '{prefix}.port' must be at most 65535", key=f"{prefix}.port")
+        values["port"] = validate.count(data["port"], f"{prefix}.port", minimum=0, maximum=65535)
     if "max_body_bytes" in data:
-        values["max_body_bytes"] = _count(data["max_body_bytes"], f"{prefix}.max_body_bytes", minimum=2)
+        values["max_body_bytes"] = validate.count(data["max_body_bytes"], f"{prefix}.max_body_bytes", minimum=2)
     if "shutdown_timeout" in data:
-        values["shutdown_timeout"] = _seconds(data["shutdown_timeout"], f"{prefix}.shutdown_timeout")
+        values["shutdown_timeout"] = validate.seconds(data["shutdown_timeout"], f"{prefix}.shutdown_timeout")
     if "anonymous" in data:
         values["anonymous"] = expand(_permissions(data["anonymous"], f"{prefix}.anonymous"))
-    limits = _typed(data.get("rate_limits", {}), Mapping, f"{prefix}.rate_limits")
-    _unknown(limits, {"enabled", "caller", "anonymous", "auth_failures"}, f"{prefix}.rate_limits.")
-    rates: dict[str, Any] = {}
-    for name, value in limits.items():
-        rkey = f"{prefix}.rate_limits.{name}"
-        rates[name] = _typed(value, bool, rkey) if name == "enabled" else _limit_string(value, rkey)
-    values["rate_limits"] = ApiRateLimits(**rates)
-    proxies = _typed(data.get("trusted_proxies", []), list, f"{prefix}.trusted_proxies")
+    values["rate_limits"] = ApiRateLimits(**validate.section(data.get("rate_limits", {}), {
+        "enabled": validate.flag, "caller": validate.limit_string,
+        "anonymous": validate.limit_string, "auth_failures": validate.limit_string,
+    }, f"{prefix}.rate_limits"))  # fmt: skip
+    proxies = validate.typed(data.get("trusted_proxies", []), list, f"{prefix}.trusted_proxies")
     if not all(isinstance(p, str) and p for p in proxies):
         raise ConfigError(f"Config key '{prefix}.trusted_proxies' must be a list of addresses", key=f"{prefix}.trusted_proxies")
     values["trusted_proxies"] = tuple(proxies)
@@ -177,8 +171,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         raise ConfigError(f"Config keys '{prefix}.tls_cert' and '{prefix}.tls_key' go together", key=f"{prefix}.tls_cert")
     for name in ("tls_cert", "tls_key"):
         if name in data:
-            path = Path(_typed(data[name], str, f"{prefix}.{name}"))
-            path = base / path if base is not None and not path.is_absolute() else path
+            path = validate.path(data[name], f"{prefix}.{name}", base)
             if not path.is_file():
                 raise ConfigError(f"Config key '{prefix}.{name}': no such file {str(path)!r}", key=f"{prefix}.{name}")
             values[name] = path
@@ -187,10 +180,8 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
 
 def _permissions(value: Any, key: str) -> set[str]:
     """Permission names from a list, each one known."""
-    from emailactions.config.loader import _typed
-
     out = set()
-    for i, name in enumerate(_typed(value, list, key)):
+    for i, name in enumerate(validate.typed(value, list, key)):
         if name not in PERMISSIONS:
             raise ConfigError(f"Config key '{key}[{i}]': unknown permission {name!r} (known: {', '.join(PERMISSIONS)})", key=key)
         out.add(name)
@@ -199,18 +190,16 @@ def _permissions(value: Any, key: str) -> set[str]:
 
 def _key(entry: Mapping[str, Any], key: str) -> bytes:
     """An API key's digest, from ``key_sha256`` (preferred) or a plain ``key``."""
-    from emailactions.config.loader import _typed
-
     if ("key" in entry) == ("key_sha256" in entry):
         raise ConfigError(f"Config key {key!r} needs exactly one of 'key_sha256' or 'key'", key=key)
     if "key" in entry:
-        plain = _typed(entry["key"], str, f"{key}.key")
+        plain = validate.typed(entry["key"], str, f"{key}.key")
         if len(plain) < 16:
             raise ConfigError(f"Config key '{key}.key' must be at least 16 characters (use `emailactions api-key`)", key=f"{key}.key")
         from emailactions.server.passwords import key_digest
 
         return key_digest(plain)
-    hexdigest = _typed(entry["key_sha256"], str, f"{key}.key_sha256").lower()
+    hexdigest = validate.typed(entry["key_sha256"], str, f"{key}.key_sha256").lower()
     if len(hexdigest) != 64 or any(c not in "0123456789abcdef" for c in hexdigest):
         raise ConfigError(f"Config key '{key}.key_sha256' must be 64 hexadecimal digits", key=f"{key}.key_sha256")
     return bytes.fromhex(hexdigest)

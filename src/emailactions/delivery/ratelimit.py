@@ -19,7 +19,7 @@ from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter as _Strategy
 
-from emailactions.config.loader import RateLimitConfig
+from emailactions.config import RateLimitConfig
 from emailactions.errors import ConfigError, RateLimited
 from emailactions.mime.message import Message
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emailactions.errors import InvalidParams, TooLarge
+from emailactions.params.fields import REQUIRED, boolean, items, mapping, refuse_unknown, text
 
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 # Content-ID: dot-atom text only (RFC 2392 / 5322), so it can sit in <...> and in cid: URLs.
@@ -71,32 +72,19 @@ def _decode(data: Any, param: str, limit: int) -> bytes:
 
 def parse_attachments(value: Any, *, max_attachment_bytes: int, max_total_bytes: int) -> tuple[Attachment, ...]:
     """``attachments`` param -> attachments, refusing anything doubtful with a 400/413."""
-    if value is None:
-        return ()
-    if not isinstance(value, (list, tuple)):
-        raise InvalidParams("Parameter 'attachments' must be a list", param="attachments")
     out: list[Attachment] = []
     total = 0
     cids: set[str] = set()
-    for i, item in enumerate(value):
+    for i, item in enumerate(items(value, "attachments")):
         where = f"attachments[{i}]"
-        if not isinstance(item, dict):
-            raise InvalidParams(f"Parameter {where!r} must be an object", param=where)
-        unknown = sorted(set(item) - _KEYS)
-        if unknown:
-            raise InvalidParams(f"Unknown key(s) in {where}: {', '.join(unknown)}", param=f"{where}.{unknown[0]}", unknown=unknown)
-        filename = item.get("filename", "")
-        if not isinstance(filename, str):
-            raise InvalidParams(f"Parameter '{where}.filename' must be a string", param=f"{where}.filename")
-        filename = safe_filename(filename)
+        refuse_unknown(mapping(item, where, REQUIRED), _KEYS, where=where)
+        filename = safe_filename(text(item.get("filename"), f"{where}.filename"))
         content_type = item.get("fileType")
         if content_type is None:
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type.strip().lower()):
             raise InvalidParams(f"Parameter '{where}.fileType' is not a content type like 'application/pdf'", param=f"{where}.fileType")
-        inline, cid = item.get("inline"), item.get("cid")
-        if inline is not None and not isinstance(inline, bool):
-            raise InvalidParams(f"Parameter '{where}.inline' must be a boolean", param=f"{where}.inline")
+        inline, cid = boolean(item.get("inline"), f"{where}.inline", None, strings=False), item.get("cid")
         if cid is not None:
             if not isinstance(cid, str) or not _CID.fullmatch(cid.strip("<>")):
                 raise InvalidParams(f"Parameter '{where}.cid' must be a plain content id (letters, digits, .@-_)", param=f"{where}.cid")

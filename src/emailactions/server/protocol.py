@@ -1,7 +1,8 @@
 """Wire rules shared by the REST routes, without the web framework.
 
 Reading a JSON body (media type, size, strict JSON), IDM's
-``Accept-API-Version`` header, query-string booleans, and the two error body
+``Accept-API-Version`` header, query strings (through the param toolkit,
+:mod:`emailactions.params.fields`), and the two error body
 shapes: IDM's ``{"code","reason","message","detail"}`` on ``/openidm`` and
 everywhere else, FusionAuth's ``{"fieldErrors","generalErrors"}`` on ``/api``.
 """
@@ -13,6 +14,7 @@ import re
 from typing import Any, Mapping
 
 from emailactions.errors import EmailActionsError, InvalidParams, TooLarge, TransportError, UnsupportedMediaType
+from emailactions.params.fields import boolean, integer, mapping, refuse_unknown
 
 #: What CREST answers with, on every ``/openidm`` response.
 CONTENT_API_VERSION = "protocol=2.1,resource=1.0"
@@ -70,11 +72,9 @@ def parse_json(raw: bytes) -> Any:
 
 def json_object(value: Any, param: str = "body") -> dict[str, Any]:
     """The parsed body as an object (an empty body is ``{}``)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParams("The request body must be a JSON object" if param == "body" else f"Parameter {param!r} must be an object", param=param)
-    return value
+    if param == "body" and not isinstance(value, (dict, type(None))):
+        raise InvalidParams("The request body must be a JSON object", param=param)
+    return mapping(value, param, {})
 
 
 def check_api_version(header: str | None) -> None:
@@ -92,29 +92,17 @@ def check_api_version(header: str | None) -> None:
 
 def query_bool(value: str | None, name: str, default: bool) -> bool:
     """``true`` / ``false`` from a query string; anything else is a 400 naming it."""
-    if value is None:
-        return default
-    lowered = value.strip().lower()
-    if lowered not in ("true", "false"):
-        raise InvalidParams(f"Parameter {name!r} must be true or false", param=name)
-    return lowered == "true"
+    return boolean(value, name, default, must="true or false")
 
 
 def query_int(value: str | None, name: str, default: int, *, minimum: int = 0, maximum: int = 1_000_000) -> int:
     """A bounded non-negative integer from a query string."""
-    if value is None:
-        return default
-    text = value.strip()
-    if not text.isdigit() or len(text) > 9 or not minimum <= int(text) <= maximum:
-        raise InvalidParams(f"Parameter {name!r} must be an integer from {minimum} to {maximum}", param=name)
-    return int(text)
+    return integer(value, name, default, minimum=minimum, maximum=maximum)
 
 
 def only_params(query: Mapping[str, str], allowed: set[str]) -> None:
     """400 naming the first query parameter this route does not take."""
-    unknown = sorted(set(query) - allowed)
-    if unknown:
-        raise InvalidParams(f"Unknown query parameter {unknown[0][:80]!r}", param=unknown[0][:80])
+    refuse_unknown(query, allowed, noun="query parameter")
 
 
 def public_error(exc: EmailActionsError) -> EmailActionsError:

@@ -11,7 +11,9 @@ from emailactions.delivery.bulk import Job, deliver_each, summarize
 from emailactions.mime.compose import compose
 from emailactions.errors import InvalidParams, TemplateDisabled, UnknownDestination
 from emailactions.hookspecs import hookimpl
-from emailactions.params.send import Body, SendRequest, bool_param, check_body, parse_preview, parse_send, parse_send_template, template_sender
+from emailactions.params.fields import boolean
+from emailactions.params.send import Body, SendRequest, check_body, parse_send
+from emailactions.params.template import parse_preview, parse_send_template, template_sender
 
 RESOURCE = "external/email"
 #: Messages a bulk ``waitForCompletion=false`` call commits together.
@@ -169,7 +171,7 @@ def _wait_flag(params: dict[str, Any], context: Any) -> bool:
     value = params.pop("waitForCompletion", None)
     if value is None:
         return context.wait_for_completion
-    return bool_param({"waitForCompletion": value}, "waitForCompletion")
+    return boolean(value, "waitForCompletion")
 
 
 @hookimpl

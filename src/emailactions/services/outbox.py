@@ -12,59 +12,29 @@ from typing import Any, Mapping
 from emailactions.errors import InvalidParams
 from emailactions.hookspecs import hookimpl
 from emailactions.delivery.outbox.entry import STATES
+from emailactions.params.fields import REQUIRED, integer, items, number, refuse, refuse_unknown
 
 RESOURCE = "external/email/outbox"
 
 
 def _params(params: Mapping[str, Any], allowed: set[str]) -> dict[str, Any]:
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise InvalidParams(f"Unknown parameter(s): {', '.join(unknown)}", param=unknown[0], unknown=unknown)
+    refuse_unknown(params, allowed)
     return {k: v for k, v in params.items() if v is not None}
 
 
-def _int(params: Mapping[str, Any], name: str, default: int | None = None, *, minimum: int = 0) -> int | None:
-    value = params.get(name, default)
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidParams(f"Parameter {name!r} must be an integer of at least {minimum}", param=name)
-    return value
-
-
-def _number(params: Mapping[str, Any], name: str) -> float | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InvalidParams(f"Parameter {name!r} must be a number of seconds", param=name)
-    return float(value)
-
-
 def _ids(params: Mapping[str, Any]) -> list[int]:
+    """``ids`` (or ``id``): one outbox id or a list of them."""
     value = params.get("ids", params.get("id"))
-    if value is None:
-        return []
-    values = value if isinstance(value, list) else [value]
-    out = []
-    for item in values:
-        if isinstance(item, str) and item.strip().isdigit():
-            item = int(item)
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise InvalidParams("Parameter 'ids' must be outbox ids (integers)", param="ids")
-        out.append(item)
-    return out
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    return [integer(item, "ids", REQUIRED, minimum=None, must="outbox ids (integers)") for item in values]
 
 
 def _states(params: Mapping[str, Any], allowed: tuple[str, ...] = STATES) -> list[str]:
-    value = params.get("state")
-    if value is None:
-        return []
-    values = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(values, list) or any(v not in allowed for v in values):
-        raise InvalidParams(f"Parameter 'state' must be among {', '.join(allowed)}", param="state")
+    """``state``: a list of states, or a comma-separated string of them."""
+    must = f"among {', '.join(allowed)}"
+    values = items(params.get("state"), "state", split=",", must=must)
+    if any(v not in allowed for v in values):
+        raise refuse("state", must)
     return values
 
 
@@ -82,7 +52,7 @@ class OutboxService:
         """Entries newest first (``state``, ``limit``, ``offset``) and counts per state."""
         p = _params(params, {"state", "limit", "offset"})
         entries = self._outbox.list(
-            states=_states(p), limit=_int(p, "limit", 50, minimum=1), offset=_int(p, "offset", 0)
+            states=_states(p), limit=integer(p.get("limit"), "limit", 50, minimum=1), offset=integer(p.get("offset"), "offset", 0)
         )
         return {
             "outbox": self._outbox.where,
@@ -93,7 +63,7 @@ class OutboxService:
     def show(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
         """One entry with its subject and size (never the body)."""
         p = _params(params, {"id"})
-        entry_id = _int(p, "id", minimum=1)
+        entry_id = integer(p.get("id"), "id", minimum=1)
         if entry_id is None:
             raise InvalidParams("Parameter 'id' is missing", param="id")
         return self._outbox.get(entry_id, with_data=True).to_dict()
@@ -115,13 +85,13 @@ class OutboxService:
         ids, states = _ids(p), _states(p, ("queued", "sent", "failed"))
         if not ids and not states:
             raise InvalidParams("Give 'ids' or 'state' (sent, failed, queued) to purge", param="ids")
-        count = self._outbox.purge(ids, states=states, older_than=_number(p, "olderThan"))
+        count = self._outbox.purge(ids, states=states, older_than=number(p.get("olderThan"), "olderThan", must="a number of seconds"))
         return {"status": "OK", "purged": count}
 
     def drain(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
         """Deliver everything due now, in this process, and report what happened."""
         p = _params(params, {"timeout"})
-        tally = self.host.dispatcher.drain(_number(p, "timeout"))
+        tally = self.host.dispatcher.drain(number(p.get("timeout"), "timeout", must="a number of seconds"))
         return {"status": "OK", **tally, "counts": self._outbox.counts()}
 
 

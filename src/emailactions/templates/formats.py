@@ -12,32 +12,22 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from emailactions.params.addresses import check_header_text
+from emailactions.params import fields
 from emailactions.errors import InvalidParams
 from emailactions.locales.tags import normalize
 from emailactions.templates.model import EXTENSION, IDM_KEYS, IDM_UI_KEYS, Localized, MAX_NAME_CHARS, NATIVE_KEYS, Template, ENGINE_PATTERN, PARTS, check_id
 
 
 def _text(data: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise InvalidParams(f"Parameter {key!r} must be a string", param=key)
-    return value
+    return fields.text(data.get(key), key, default)
 
 
 def _bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = data.get(key, default)
-    if not isinstance(value, bool):
-        raise InvalidParams(f"Parameter {key!r} must be true or false", param=key)
-    return value
+    return fields.boolean(data.get(key), key, default, strings=False, must="true or false")
 
 
 def _instant(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key) or 0
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidParams(f"Parameter {key!r} must be milliseconds since the epoch", param=key)
-    return value
+    return fields.integer(data.get(key) or 0, key, strings=False, must="milliseconds since the epoch")
 
 
 def is_idm_format(data: Mapping[str, Any]) -> bool:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from emailactions.config.loader import OutboxConfig
+from emailactions.config import OutboxConfig
 from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
 from emailactions.delivery.outbox.entry import Entry, worker_id
 from emailactions.delivery.outbox.sqlite import Outbox

@@ -1,0 +1,74 @@
+"""IDM's ``external.email.json`` -> SMTP transport options.
+
+IDM's keys, its millisecond timeouts, its numbers written as strings and
+its JavaMail properties, mapped onto :class:`~emailactions.transports.smtp.SMTPTransport`
+options. Keys are named as IDM's file has them (``auth.password``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from emailactions.config import validate
+from emailactions.errors import ConfigError
+
+#: Keys of IDM's ``external.email.json``.
+IDM_KEYS = {
+    "type", "host", "port", "from", "auth", "starttls", "ssl", "smtpProperties",
+    "threadPoolSize", "connectiontimeout", "timeout", "writetimeout", "debug",
+}  # fmt: skip
+_IDM_DEFAULT_TIMEOUT_MS = 300_000
+
+
+def _whole(value: Any, key: str) -> int:
+    """IDM writes numbers as numbers or as numeric strings (``"587"``)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return validate.typed(value, int, key)
+
+
+def _ms(value: Any, key: str) -> float:
+    """IDM timeouts: milliseconds as a number or numeric string; 0 means none."""
+    return _whole(value, key) / 1000.0
+
+
+def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") -> dict[str, Any]:
+    """Map IDM's ``external.email.json`` onto SMTP transport options."""
+    validate.typed(data, Mapping, "external.email.json")
+    validate.known(data, IDM_KEYS, "")
+    kind = data.get("type", "smtp")
+    if kind != "smtp":
+        raise ConfigError(f"Config key 'type': {kind!r} is not supported (only 'smtp')", key="type")
+    if "host" not in data:
+        raise ConfigError("Config key 'host' is required", key="host")
+    options: dict[str, Any] = {"backend": "smtp", "host": validate.typed(data["host"], str, "host"), "port": _whole(data.get("port", 25), "port")}
+    for section in ("starttls", "ssl"):
+        value = validate.table(data.get(section, {}), {"enable"}, section)
+        options[section] = validate.typed(value.get("enable", False), bool, f"{section}.enable")
+    auth = validate.table(data.get("auth", {}), {"enable", "username", "password"}, "auth")
+    if validate.typed(auth.get("enable", False), bool, "auth.enable"):
+        password = auth.get("password")
+        if isinstance(password, Mapping):
+            raise ConfigError("Config key 'auth.password': IDM-encrypted values cannot be read; give the clear text", key="auth.password")
+        options["username"] = validate.typed(auth.get("username"), str, "auth.username")
+        options["password"] = validate.typed(password, str, "auth.password")
+    timeouts = {k: _ms(data.get(k, _IDM_DEFAULT_TIMEOUT_MS), k) for k in ("connectiontimeout", "timeout", "writetimeout")}
+    options["connect_timeout"] = timeouts["connectiontimeout"]
+    # smtplib has one socket timeout for reads and writes: take the stricter.
+    nonzero = [t for t in (timeouts["timeout"], timeouts["writetimeout"]) if t]
+    options["timeout"] = min(nonzero) if nonzero else 0
+    options["pool_size"] = _whole(data.get("threadPoolSize", 20), "threadPoolSize")
+    options["debug"] = validate.typed(data.get("debug", False), bool, "debug")
+    for i, prop in enumerate(validate.typed(data.get("smtpProperties", []), list, "smtpProperties")):
+        key = f"smtpProperties[{i}]"
+        if not isinstance(prop, str) or "=" not in prop:
+            raise ConfigError(f"Config key {key!r} must be a 'name=value' string", key=key)
+        name, _, value = (part.strip() for part in prop.partition("="))
+        if name == "mail.smtp.ssl.protocols":
+            # Java lists allowed protocols; the oldest one is our minimum.
+            versions = sorted(v.strip() for v in value.split() if v.strip())
+            options["min_tls_version"] = versions[0] if versions else None
+        elif name == "mail.smtp.localhost":
+            options["local_hostname"] = value
+        # Other JavaMail properties (mail.mime.allowutf8, ...) need no setting here.
+    return options

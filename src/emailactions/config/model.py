@@ -1,0 +1,120 @@
+"""What a loaded config is: frozen dataclasses, one per section, with their defaults.
+
+Reading and checking them is elsewhere (:mod:`~emailactions.config.native`,
+:mod:`~emailactions.config.idm`, :mod:`~emailactions.config.validate`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from emailactions.config.server import ServerConfig
+from emailactions.errors import ConfigError
+from emailactions.params.send import Limits
+
+#: Outbox file when the config names none (IDM conf folders cannot name one).
+OUTBOX_ENV = "EMAILACTIONS_OUTBOX"
+
+
+def env_outbox() -> Path | None:
+    """The outbox file named by ``EMAILACTIONS_OUTBOX``, if any."""
+    env = os.environ.get(OUTBOX_ENV)
+    return Path(env) if env else None
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    """``[outbox]``: where submitted mail waits and how it is retried.
+
+    Times are in seconds. See ``docs/outbox.md`` for why each default is what it is.
+    """
+
+    #: SQLite file; ``None`` is an in-memory outbox (not crash-safe, one process).
+    path: Path | None = None
+    #: Delivery threads; ``None`` follows the transport's ``pool_size``
+    #: (IDM's ``threadPoolSize``); ``0`` leaves delivery to ``emailactions worker``.
+    workers: int | None = None
+    #: Start in-process delivery when the host is built (file outboxes) or on first submit.
+    autostart: bool = True
+    max_attempts: int = 12
+    max_age: float = 2 * 86400.0
+    #: First retry delay; doubles per attempt up to ``backoff_max``, with jitter.
+    backoff: float = 30.0
+    backoff_max: float = 3600.0
+    #: How long a worker owns an in-flight message before others may reclaim it.
+    lease: float = 900.0
+    #: How often an idle worker looks for due mail written by other processes.
+    poll_interval: float = 1.0
+    #: SQLite ``synchronous`` pragma: ``full`` survives power loss, ``normal`` a crash.
+    synchronous: str = "full"
+    #: The synchronous path retries temporary failures until this many seconds have passed.
+    sync_deadline: float = 15.0
+    sync_backoff: float = 0.5
+
+
+#: Default per-recipient limit: enough for a user retrying a password reset,
+#: far too few to flood an inbox.
+DEFAULT_RECIPIENT_LIMIT = "5 per 15 minutes; 40 per day"
+RATE_STRATEGIES = ("moving-window", "fixed-window", "sliding-window-counter")
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """``[rate_limits]``: "N per period" strings (``limits`` notation) per key kind."""
+
+    enabled: bool = True
+    #: Per envelope recipient, normalized (case, trailing dot of the domain).
+    recipient: str | None = DEFAULT_RECIPIENT_LIMIT
+    #: Per envelope sender.
+    sender: str | None = None
+    #: Per template name (every template its own counter); ``templates`` overrides by name.
+    template: str | None = None
+    templates: Mapping[str, str] = field(default_factory=dict)
+    #: All mail through this host (or every host sharing ``storage``).
+    global_: str | None = None
+    strategy: str = "moving-window"
+    #: A ``limits`` storage URI; ``redis://...`` shares counters between hosts.
+    #: Left out of repr: a URI may carry a password.
+    storage: str = field(default="memory://", repr=False)
+    #: Over a limit, a submitted message is ``refuse``d (429) or ``defer``red.
+    on_limit: str = "refuse"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything an :class:`~emailactions.ActionHost` needs to know."""
+
+    #: Default sender when neither the request nor the template gives one.
+    sender: str | None = None
+    #: Alias (a key of ``transports``) that ``send`` uses.
+    transport: str = "default"
+    #: alias -> {"backend": name, **options}. Left out of repr: options hold passwords.
+    transports: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {"default": {"backend": "console"}}, repr=False
+    )
+    limits: Limits = field(default_factory=Limits)
+    #: An IDM conf folder, where ``emailTemplate-*.json`` live.
+    conf_dir: Path | None = None
+    #: Static recipient groups: name -> addresses (for ``destination``).
+    groups: Mapping[str, list[Any]] = field(default_factory=dict)
+    #: A folder of native templates (``<id>.json``); used instead of ``conf_dir``'s.
+    templates_dir: Path | None = None
+    #: Last locale tried for templates, after the request's and the template's.
+    default_locale: str = "en"
+    #: Where this config came from, for error messages.
+    source: str = "defaults"
+    outbox: OutboxConfig = field(default_factory=lambda: OutboxConfig(path=env_outbox()))
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    #: ``emailactions serve``: listen address, credentials, API limits.
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
+        """(backend, options) for a transport alias."""
+        alias = alias or self.transport
+        if alias not in self.transports:
+            raise ConfigError(f"No transport configured as {alias!r}", key=f"transports.{alias}")
+        options = dict(self.transports[alias])
+        return options.pop("backend"), options

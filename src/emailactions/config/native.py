@@ -1,0 +1,125 @@
+"""The native schema (``emailactions.toml``, or the same as a mapping) -> :class:`Config`.
+
+Every value goes through :mod:`emailactions.config.validate`, so unknown keys
+and wrong types are refused at load, naming the full dotted key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping
+
+from emailactions.config import validate
+from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, env_outbox
+from emailactions.config.server import parse_server
+from emailactions.errors import ConfigError
+from emailactions.params.send import Limits
+
+#: The top-level tables.
+SECTIONS = {"email", "transports", "groups", "outbox", "rate_limits", "server"}
+EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale"}
+
+
+def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path | None = None) -> Config:
+    """The native schema (as in ``emailactions.toml``); ``base`` anchors relative paths::
+
+        [email]               from, transport, conf, [email.limits]
+        [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
+        [outbox]              path, workers, max_attempts, max_age, backoff, ...
+        [rate_limits]         recipient, sender, template, global, on_limit, ...
+        [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
+    """
+    validate.typed(data, Mapping, "config")
+    validate.known(data, SECTIONS, "")
+    email = validate.table(data.get("email", {}), EMAIL_KEYS, "email")
+    sender = email.get("from")
+    if sender is not None:
+        validate.typed(sender, str, "email.from")
+    transports = _transports(data.get("transports", {}))
+    transport = validate.typed(email.get("transport", "default" if "default" in transports else next(iter(transports))), str, "email.transport")
+    if transport not in transports:
+        raise ConfigError(f"Config key 'email.transport' names no transport: {transport!r}", key="email.transport")
+    return Config(
+        templates_dir=validate.path(email["templates"], "email.templates", base) if "templates" in email else None,
+        default_locale=validate.locale(email.get("default_locale", "en"), "email.default_locale"),
+        sender=sender,
+        transport=transport,
+        transports=transports,
+        limits=_limits(email.get("limits", {}), "email.limits"),
+        groups=_groups(data.get("groups", {})),
+        conf_dir=validate.path(email["conf"], "email.conf", base) if "conf" in email else None,
+        source=source,
+        outbox=_outbox(data.get("outbox", {}), base),
+        rate_limits=_rate_limits(data.get("rate_limits", {})),
+        server=parse_server(data.get("server", {}), base=base),
+    )
+
+
+def _transports(data: Any) -> dict[str, dict[str, Any]]:
+    """``[transports.<alias>]``: each needs a ``backend``; none at all is the console."""
+    transports: dict[str, dict[str, Any]] = {}
+    for alias, options in validate.typed(data, Mapping, "transports").items():
+        validate.typed(options, Mapping, f"transports.{alias}")
+        if not isinstance(options.get("backend"), str):
+            raise ConfigError(f"Config key 'transports.{alias}.backend' is required", key=f"transports.{alias}.backend")
+        transports[alias] = dict(options)
+    return transports or {"default": {"backend": "console"}}
+
+
+def _groups(data: Any) -> dict[str, list[Any]]:
+    """``[groups]``: name -> a list of addresses (strings or address objects)."""
+    groups: dict[str, list[Any]] = {}
+    for name, members in validate.typed(data, Mapping, "groups").items():
+        if not isinstance(members, list) or not all(isinstance(m, (str, Mapping)) for m in members):
+            raise ConfigError(f"Config key 'groups.{name}' must be a list of addresses", key=f"groups.{name}")
+        groups[name] = list(members)
+    return groups
+
+
+def _limits(data: Any, key: str) -> Limits:
+    """``[email.limits]``: positive whole numbers."""
+    validate.table(data, {f.name for f in fields(Limits)}, key)
+    for name, value in data.items():
+        if validate.typed(value, int, f"{key}.{name}") < 1:
+            raise ConfigError(f"Config key '{key}.{name}' must be positive", key=f"{key}.{name}")
+    return Limits(**data)
+
+
+def _outbox(data: Any, base: Path | None) -> OutboxConfig:
+    """``[outbox]``: where submitted mail waits and how it is retried."""
+    # lease and poll_interval of 0 would spin or steal live work.
+    live = partial(validate.seconds, minimum=0.001)
+    values = validate.section(data, {
+        "path": lambda value, key: validate.path(value, key, base),
+        "workers": partial(validate.count, minimum=0), "max_attempts": validate.count, "autostart": validate.flag,
+        "max_age": validate.seconds, "backoff": validate.seconds, "backoff_max": validate.seconds,
+        "lease": live, "poll_interval": live,
+        "synchronous": partial(validate.choice, choices=("full", "normal")),
+        "sync_deadline": validate.seconds, "sync_backoff": validate.seconds,
+    }, "outbox")  # fmt: skip
+    values.setdefault("path", env_outbox())
+    settings = OutboxConfig(**values)
+    if settings.backoff_max < settings.backoff:
+        raise ConfigError("Config key 'outbox.backoff_max' must not be below 'outbox.backoff'", key="outbox.backoff_max")
+    return settings
+
+
+def _rate_limits(data: Any) -> RateLimitConfig:
+    """``[rate_limits]``: "N per period" strings per key kind, and how to count."""
+    values = validate.section(data, {
+        "enabled": validate.flag, "recipient": validate.limit_string, "sender": validate.limit_string,
+        "template": validate.limit_string, "templates": _template_limits, "global": validate.limit_string,
+        "strategy": partial(validate.choice, choices=RATE_STRATEGIES),
+        "on_limit": partial(validate.choice, choices=("refuse", "defer")),
+        "storage": validate.storage_uri,
+    }, "rate_limits")  # fmt: skip
+    if "global" in values:
+        values["global_"] = values.pop("global")
+    return RateLimitConfig(**values)
+
+
+def _template_limits(value: Any, key: str) -> dict[str, str | None]:
+    """``[rate_limits.templates]``: template name -> its own limit."""
+    return {str(name): validate.limit_string(limit, f"{key}.{name}") for name, limit in validate.typed(value, Mapping, key).items()}

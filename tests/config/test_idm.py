@@ -1,0 +1,67 @@
+"""IDM's ``external.email.json``: mapped onto SMTP options; refusals name IDM's keys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emailactions import ConfigError
+from emailactions.config import load_config
+
+def write_idm(tmp_path, **data):
+    (tmp_path / "external.email.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+def test_idm_conf_all_keys(tmp_path):
+    conf = write_idm(
+        tmp_path, host="smtp.example.com", port="587", **{"from": '"IDM" <idm@example.com>'},
+        auth={"enable": True, "username": "u", "password": "p"}, starttls={"enable": True}, ssl={"enable": False},
+        smtpProperties=["mail.smtp.ssl.protocols=TLSv1.3 TLSv1.2", "mail.smtp.localhost=idm.example.com"],
+        threadPoolSize=5, connectiontimeout=1000, timeout=0, writetimeout=2000, debug=True,
+    )
+    config = load_config(conf)
+    backend, options = config.transport_options()
+    assert backend == "smtp" and config.sender == '"IDM" <idm@example.com>'
+    assert options == {
+        "host": "smtp.example.com", "port": 587, "starttls": True, "ssl": False, "username": "u", "password": "p",
+        "connect_timeout": 1.0, "timeout": 2.0, "pool_size": 5, "debug": True,
+        "min_tls_version": "TLSv1.2", "local_hostname": "idm.example.com",
+    }
+    assert config.conf_dir == conf
+
+
+def test_idm_defaults(tmp_path):
+    _, options = load_config(write_idm(tmp_path, host="h")).transport_options()
+    assert options["port"] == 25 and options["timeout"] == 300.0 and options["pool_size"] == 20
+    assert options["starttls"] is False and "username" not in options
+
+
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"host": "h", "hots": 1}, "hots"),
+        ({"port": 25}, "host"),
+        ({"host": "h", "port": "twenty"}, "port"),
+        ({"host": "h", "type": "msgraph"}, "type"),
+        ({"host": "h", "auth": {"enable": True, "username": "u", "password": {"$crypto": {}}}}, "auth.password"),
+        ({"host": "h", "auth": {"enabled": True}}, "auth.enabled"),
+        ({"host": "h", "starttls": {"enable": "yes"}}, "starttls.enable"),
+        ({"host": "h", "smtpProperties": ["novalue"]}, "smtpProperties[0]"),
+        ({"host": "h", "timeout": -5.5}, "timeout"),
+        ({"host": "h", "threadPoolSize": "many"}, "threadPoolSize"),
+    ],
+)
+def test_bad_idm_config_names_the_key(tmp_path, data, key):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_idm(tmp_path, **data))
+    assert info.value.key == key
+
+
+
+def test_password_never_in_config_errors(tmp_path):
+    conf = write_idm(tmp_path, host="h", auth={"enable": True, "username": "u", "password": "TopSecret99"}, port=True)
+    with pytest.raises(ConfigError) as info:
+        load_config(conf)
+    assert "TopSecret99" not in str(info.value.to_dict())
