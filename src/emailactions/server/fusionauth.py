@@ -91,7 +91,7 @@ async def create(call: Call) -> Reply:
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
     with _field("emailTemplate"):
-        template = await call.run(call.host.templates.create, data, call.path_params.get("id"))
+        template = await call.run(call.host.templates.store.create, data, call.path_params.get("id"))
     return Reply(200, {"emailTemplate": _template(template)})
 
 
@@ -110,7 +110,7 @@ async def _update(call: Call, *, merge: bool) -> Reply:
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
     with _field("emailTemplate"):
-        template = await call.run(call.host.templates.update, call.path_params["id"], data, merge=merge)
+        template = await call.run(call.host.templates.store.update, call.path_params["id"], data, merge=merge)
     return Reply(200, {"emailTemplate": _template(template)})
 
 
