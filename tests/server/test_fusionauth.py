@@ -3,9 +3,13 @@ lifecycle (create, search, preview, send, delete), then each route's rules."""
 
 from __future__ import annotations
 
+import json
+
+import httpx
+
 from support import wait_for
 
-from support.server import FA_AUTH, SENDER_KEY
+from support.server import FA_AUTH, IDM_AUTH, SENDER_KEY, start
 
 RESET = {
     "name": "Password reset",
@@ -152,3 +156,75 @@ def test_api_key_auth(client):
     denied = client.get("/api/email/template", headers={"Authorization": SENDER_KEY})
     assert denied.status_code == 403 and denied.json()["generalErrors"][0]["code"] == "[permission_denied]"
     assert client.delete("/api/email/template/welcome", headers={"Authorization": SENDER_KEY}).status_code == 403
+
+
+# -- one template send: this route and IDM's sendTemplate share the service's path ----------------
+
+
+def test_send_shares_rate_limits_and_results_with_send_template(server_config, smtp_server):
+    server_config["rate_limits"] = {"recipient": "1 per minute"}
+    host, server = start(server_config)
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            def fa_send(*addresses):
+                reply = client.post("/api/email/send/welcome?waitForCompletion=true", headers=FA_AUTH, json={
+                    "toAddresses": [{"address": a} for a in addresses], "requestData": {"userName": "bjensen"}})  # fmt: skip
+                assert reply.status_code == 202, reply.text
+                return reply.json()
+
+            first = fa_send("a@example.com", "b@example.com")
+            idm = client.post("/openidm/external/email?_action=sendTemplate", headers=IDM_AUTH, json={
+                "templateName": "welcome", "to": ["a@example.com", "c@example.com"], "sendSeparately": True,
+                "object": {"userName": "bjensen"}}).json()  # fmt: skip
+            second = fa_send("c@example.com", "d@example.com")
+    finally:
+        server.stop()
+        host.close()
+    assert [(m["address"], m["status"], m["locale"]) for m in first["messages"]] == [
+        ("a@example.com", "sent", "en"), ("b@example.com", "sent", "en")]  # fmt: skip
+    # a@ was mailed through FusionAuth's route: IDM's call is limited for it, and c@ gets through...
+    assert [(r["address"], r["status"]) for r in idm["results"]] == [("a@example.com", "failed"), ("c@example.com", "sent")]
+    # ... so FusionAuth's route is limited for c@, reporting the very same error.
+    assert list(second["anonymousResults"]) == ["c@example.com"] and second["sent"] == 1
+    limited = second["anonymousResults"]["c@example.com"]["error"]
+    assert limited["code"] == idm["results"][0]["error"]["code"] == 429
+    assert limited["detail"]["kind"] == "rate_limited" and limited["detail"]["scope"] == "recipient"
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+
+
+def test_a_template_that_does_not_compile_is_parse_errors_for_everyone(client, live, smtp_server):
+    # Written behind our back (as IDM's admin UI may): the one write path would refuse it.
+    path = live.conf / "emailTemplate-broken.json"
+    path.write_text(json.dumps({"subject": {"en": "{{#if x}}"}, "message": {"en": "body"}}), encoding="utf-8")
+    try:
+        sent = client.post("/api/email/send/broken?waitForCompletion=true", headers=FA_AUTH,
+                           json={"toAddresses": [{"address": "a@example.com"}, {"address": "b@example.com"}]})  # fmt: skip
+        idm = client.post("/openidm/external/email?_action=sendTemplate", headers=IDM_AUTH,
+                          json={"templateName": "broken", "to": ["a@example.com", "b@example.com"], "sendSeparately": True})  # fmt: skip
+    finally:
+        path.unlink()
+    assert sent.status_code == 202
+    body = sent.json()
+    assert list(body["anonymousResults"]) == ["a@example.com", "b@example.com"] and body["sent"] == 0 and body["failed"] == 2
+    parse_errors = body["anonymousResults"]["a@example.com"]["parseErrors"]
+    assert list(parse_errors) == ["subject"] and "does not compile" in parse_errors["subject"]
+    # IDM's door refuses the same template with the same error, before anything is sent.
+    assert idm.status_code == 400 and idm.json()["message"] == parse_errors["subject"]
+    assert smtp_server.messages == []
+
+
+def test_send_has_the_bulk_recipient_limit_of_send_template(server_config, smtp_server):
+    server_config["email"]["limits"] = {"max_bulk_recipients": 2}
+    host, server = start(server_config)
+    to = ["a@example.com", "b@example.com", "c@example.com"]
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            fa = client.post("/api/email/send/welcome", headers=FA_AUTH, json={"toAddresses": [{"address": a} for a in to]})
+            idm = client.post("/openidm/external/email?_action=sendTemplate", headers=IDM_AUTH,
+                              json={"templateName": "welcome", "to": to, "sendSeparately": True})  # fmt: skip
+    finally:
+        server.stop()
+        host.close()
+    assert fa.status_code == 400 and "toAddresses" in fa.json()["fieldErrors"]
+    assert idm.status_code == 400 and idm.json()["detail"]["param"] == "to"
+    assert smtp_server.messages == []

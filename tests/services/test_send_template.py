@@ -367,3 +367,25 @@ def test_template_to_a_group(conf):
                        "groups": {"new-hires": ["x@example.com", "y@example.com"]}}, load_entry_points=False)
     result = send(host, {"templateName": "welcome", "destination": "new-hires", "object": {"userName": "team"}})
     assert result["count"] == 2 and len(host.transport().outbox) == 2
+
+
+def test_sent_separately_a_template_that_does_not_compile_is_refused_before_anything_is_sent(emailactions_host, emailactions_outbox, conf):
+    # Written behind the store's back (IDM's admin UI may): the write path would have refused it.
+    (conf / "emailTemplate-broken.json").write_text('{"subject": {"en": "{{#if x}}"}, "message": {"en": "b"}}', encoding="utf-8")
+    with pytest.raises(RenderError) as info:
+        send(emailactions_host, {"templateName": "broken", "sendSeparately": True, "to": ["a@example.com", "b@example.com"]})
+    assert info.value.code == 400 and info.value.part == "subject" and len(emailactions_outbox) == 0
+
+
+def test_sent_separately_with_cc_each_recipient_is_addressed_once(emailactions_host, emailactions_outbox):
+    # What FusionAuth's send route asks of the one template send: Cc and Bcc on every message.
+    from emailactions.params.addresses import Address
+    from emailactions.params.send import TemplateRequest
+    from emailactions.services.email import EmailService
+
+    a, b, audit = Address("a@example.com"), Address("b@example.com"), Address("audit@example.com")
+    request = TemplateRequest("welcome", to=(a, b), cc=(a, audit), bcc=(b,), data={"userName": "x"}, separately=True)
+    result = EmailService(emailactions_host).deliver_template(request, None, True)
+    assert result["sent"] == 2 and result["templateName"] == "welcome"
+    assert [m.recipients for m in emailactions_outbox] == [
+        ("a@example.com", "audit@example.com", "b@example.com"), ("b@example.com", "a@example.com", "audit@example.com")]

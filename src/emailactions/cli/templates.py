@@ -131,7 +131,7 @@ def show_command(ctx: click.Context, template_id: str, fmt: str) -> None:
 @click.pass_context
 def create_command(ctx: click.Context, template_id: str | None, data: str) -> None:
     """Create a template (its id is generated when neither ID nor an 'id' key gives one)."""
-    run_action(ctx, lambda host: host.templates.create(parse_json(data, "data"), template_id).to_dict())
+    run_action(ctx, lambda host: host.templates.store.create(parse_json(data, "data"), template_id).to_dict())
 
 
 @templates_group.command("update")
@@ -141,7 +141,7 @@ def create_command(ctx: click.Context, template_id: str | None, data: str) -> No
 @click.pass_context
 def update_command(ctx: click.Context, template_id: str, data: str, merge: bool) -> None:
     """Replace a template, or merge changes into it."""
-    run_action(ctx, lambda host: host.templates.update(template_id, parse_json(data, "data"), merge=merge).to_dict())
+    run_action(ctx, lambda host: host.templates.store.update(template_id, parse_json(data, "data"), merge=merge).to_dict())
 
 
 @templates_group.command("delete")

@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
 from emailactions.params.addresses import parse_address, parse_address_list
-from emailactions.errors import EmailActionsError, InvalidParams, RenderError, TemplateDisabled
+from emailactions.errors import InvalidParams, RenderError
 from emailactions.locales.tags import normalize
+from emailactions.params.send import TemplateRequest
 from emailactions.templates.model import Template
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import json_object, only_params, query_bool, query_int
+from emailactions.services.email import EmailService
 
 EMAIL = "external/email"
 #: FusionAuth's ``orderBy`` fields -> the store's.
@@ -91,7 +93,7 @@ async def create(call: Call) -> Reply:
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
     with _field("emailTemplate"):
-        template = await call.run(call.host.templates.create, data, call.path_params.get("id"))
+        template = await call.run(call.host.templates.store.create, data, call.path_params.get("id"))
     return Reply(200, {"emailTemplate": _template(template)})
 
 
@@ -110,7 +112,7 @@ async def _update(call: Call, *, merge: bool) -> Reply:
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
     with _field("emailTemplate"):
-        template = await call.run(call.host.templates.update, call.path_params["id"], data, merge=merge)
+        template = await call.run(call.host.templates.store.update, call.path_params["id"], data, merge=merge)
     return Reply(200, {"emailTemplate": _template(template)})
 
 
@@ -208,11 +210,12 @@ async def send(call: Call) -> Reply:
     """``POST /api/email/send/{id}``: one message per ``toAddresses`` entry (202).
 
     Addresses, languages and the template are checked first (400/404, nothing
-    sent). Then each recipient's message is rendered and submitted to the
-    outbox (``waitForCompletion=true`` sends it now); a recipient whose
-    message fails is reported under ``anonymousResults`` with
-    ``parseErrors`` (the template does not compile), ``renderErrors`` (it
-    failed for this data) or ``error`` (rate limit, relay), by part.
+    sent). Then the service's template send renders and submits each
+    recipient's message (``waitForCompletion=true`` sends it now); a
+    recipient whose message fails is reported under ``anonymousResults``
+    with ``parseErrors`` (the template does not compile: nobody's is sent),
+    ``renderErrors`` (it failed for this data) or ``error`` (rate limit,
+    relay), by part.
     """
     call.require("sendTemplate")
     only_params(call.query, {"waitForCompletion"})
@@ -226,9 +229,14 @@ async def send(call: Call) -> Reply:
     to = body.get("toAddresses")
     if not isinstance(to, list) or not to:
         raise InvalidParams("Field 'toAddresses' is required: a list of {address, display}", param="toAddresses")
-    recipients = [parse_address(item, f"toAddresses[{i}]").to_dict() for i, item in enumerate(to)]
-    cc = [a.to_dict() for a in parse_address_list(_strings(body, "ccAddresses"), "ccAddresses")]
-    bcc = [a.to_dict() for a in parse_address_list(_strings(body, "bccAddresses"), "bccAddresses")]
+    recipients = tuple(parse_address(item, f"toAddresses[{i}]") for i, item in enumerate(to))
+    cc = tuple(parse_address_list(_strings(body, "ccAddresses"), "ccAddresses"))
+    bcc = tuple(parse_address_list(_strings(body, "bccAddresses"), "bccAddresses"))
+    limits = call.host.config.limits
+    if len(recipients) > limits.max_bulk_recipients:
+        raise InvalidParams(f"Too many recipients: {len(recipients)} (limit {limits.max_bulk_recipients})", param="toAddresses")
+    if 1 + len(cc) + len(bcc) > limits.max_recipients:
+        raise InvalidParams(f"Too many recipients per message (limit {limits.max_recipients})", param="ccAddresses")
     languages = _strings(body, "preferredLanguages") or []
     for i, language in enumerate(languages):
         normalize(language, f"preferredLanguages[{i}]")
@@ -236,39 +244,26 @@ async def send(call: Call) -> Reply:
     data = body.get("requestData")
     if data is not None and not isinstance(data, dict):
         raise InvalidParams("Field 'requestData' must be an object", param="requestData")
-    template_id = call.path_params["id"]
+    request = TemplateRequest(call.path_params["id"], to=recipients, cc=cc, bcc=bcc, data=data or {}, separately=True)
 
     def run() -> dict[str, Any]:
-        templates = call.host.templates
-        template = templates.store.get(template_id)
-        if not template.enabled:
-            raise TemplateDisabled(f"Email template {template.id!r} is disabled", template=template.id)
-        try:
-            templates.check(template)
-            broken: dict[str, str] = {}
-        except RenderError as exc:
-            broken = {str(exc.detail.get("part", "template")): exc.message}
         failures: dict[str, Any] = {}
         messages = []
-        for recipient in recipients:
-            address = recipient["address"]
-            if broken:
-                failures[address] = {"parseErrors": broken, "renderErrors": {}}
-                continue
-            params = {"templateName": template_id, "to": [recipient], "cc": cc, "bcc": bcc, "object": data or {}}
-            try:
-                result = call.host.action(EMAIL, "sendTemplate", params, accept_language=accept_language,
-                                          wait_for_completion=wait, caller=call.principal.name)  # fmt: skip
-            except RenderError as exc:
-                failures[address] = {"parseErrors": {}, "renderErrors": {str(exc.detail.get("part", "template")): exc.message}}
-                continue
-            except EmailActionsError as exc:
-                failures[address] = {"parseErrors": {}, "renderErrors": {}, "error": exc.to_dict()}
-                continue
-            messages.append({
-                "address": address, "status": "submitted" if result["message"] == "Email submitted" else "sent",
-                **{k: result[k] for k in ("messageId", "outboxId", "locale") if result.get(k) is not None},
-            })  # fmt: skip
+        try:
+            outcomes = EmailService(call.host).deliver_template(request, accept_language, wait)["results"]
+        except RenderError as exc:
+            # The template does not compile: refused before anyone's message was rendered.
+            broken = {str(exc.detail.get("part", "template")): exc.message}
+            failures = {address.addr: {"parseErrors": broken, "renderErrors": {}} for address in recipients}
+            outcomes = []
+        for outcome in outcomes:
+            address, error = outcome["address"], outcome.get("error")
+            if error is None:
+                messages.append({k: outcome[k] for k in ("address", "status", "messageId", "outboxId", "locale") if outcome.get(k) is not None})
+            elif error["detail"]["kind"] == RenderError.kind:
+                failures[address] = {"parseErrors": {}, "renderErrors": {str(error["detail"].get("part", "template")): error["message"]}}
+            else:
+                failures[address] = {"parseErrors": {}, "renderErrors": {}, "error": error}
         return {
             "anonymousResults": failures, "results": {},
             "count": len(recipients), "sent": len(messages), "failed": len(failures), "messages": messages,

@@ -150,15 +150,15 @@ async def template_put(call: Call) -> Reply:
         raise InvalidParams(f"Field '_id' {str(given)[:80]!r} does not match the path", param="_id")
 
     def put() -> tuple[int, Template]:
-        templates = call.host.templates
+        store = call.host.templates.store
         try:
-            templates.store.get(name)
+            store.get(name)
         except TemplateNotFound:
             try:
-                return 201, templates.create(data, name)
+                return 201, store.create(data, name)
             except TemplateExists:
                 pass  # created meanwhile by someone else: replace it, as PUT means
-        return 200, templates.update(name, data)
+        return 200, store.update(name, data)
 
     status, template = await call.run(put)
     return Reply(status, _config(template))

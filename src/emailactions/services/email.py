@@ -12,8 +12,8 @@ from emailactions.mime.compose import compose
 from emailactions.errors import InvalidParams, TemplateDisabled, UnknownDestination
 from emailactions.hookspecs import hookimpl
 from emailactions.params.fields import boolean
-from emailactions.params.send import Body, SendRequest, check_body, parse_send
-from emailactions.params.template import parse_preview, parse_send_template, template_sender
+from emailactions.params.send import Body, SendRequest, check_body, dedupe, parse_send
+from emailactions.params.template import TemplateRequest, parse_preview, parse_send_template, template_sender
 
 RESOURCE = "external/email"
 #: Messages a bulk ``waitForCompletion=false`` call commits together.
@@ -71,32 +71,36 @@ class EmailService:
 
 
     def send_template(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
-        """IDM's ``sendTemplate``: read the template, pick locales, render, compose, deliver.
-
-        With ``sendSeparately`` (or recipients carrying their own ``object`` or
-        ``locale``) each recipient's message is rendered for them, and one
-        recipient's render error is reported under their address.
-        """
+        """IDM's ``sendTemplate``: validate the params, then :meth:`deliver_template`."""
         wait = _wait_flag(params, context)
-        config = self.host.config
-        request = parse_send_template(params, limits=config.limits, resolve=self.resolve_destination)
-        template = self.host.templates.store.get(request.template_name)
+        request = parse_send_template(params, limits=self.host.config.limits, resolve=self.resolve_destination)
+        return self.deliver_template(request, context.accept_language, wait)
+
+    def deliver_template(self, request: TemplateRequest, accept_language: str | None, wait: bool) -> dict[str, Any]:
+        """Read the template, pick locales, render, compose, deliver: the one template
+        send, behind ``sendTemplate`` and FusionAuth's send route alike.
+
+        With ``request.separately`` each ``to`` recipient gets a message of
+        their own (with the request's cc and bcc), rendered for them. A
+        template that does not compile fails them all alike, so it is refused
+        (400) before anything is sent; after that, one recipient's render
+        error, refusal or rate limit is reported under their address.
+        """
+        template = self.host.templates.store.get(request.template_name or "")
         if not template.enabled:
             raise TemplateDisabled(f"Email template {template.id!r} is disabled", template=template.id)
         if request.separately:
-            jobs = (
-                (address.addr, partial(self._render, template, request, context.accept_language, (address,), request.cc))
-                for address in request.to
-            )
+            self.host.templates.check(template)
+            jobs = ((address.addr, partial(self._render, template, request, accept_language, (address,))) for address in request.to)
             result = self.dispatch_each(jobs, wait, template=template.id)
             result["templateName"] = template.id
             return result
-        message = self._render(template, request, context.accept_language, request.to, request.cc)
+        message = self._render(template, request, accept_language, request.to)
         result = self.dispatch(message, wait, template=template.id)
         result.update(templateName=template.id, locale=message.meta["locale"], locales=message.meta["locales"])
         return result
 
-    def _render(self, template: Any, request: Any, accept_language: str | None, to: tuple, cc: tuple) -> Any:
+    def _render(self, template: Any, request: TemplateRequest, accept_language: str | None, to: tuple[Address, ...]) -> Any:
         """Render ``template`` for these recipients (with the first one's own data) and compose."""
         data, locale = request.data, request.locale
         own_data, own_locale = request.personal.get(to[0].key, (None, None)) if to else (None, None)
@@ -110,12 +114,14 @@ class EmailService:
             for subtype, part, content in (("html", "html", rendered.html), ("plain", "text", rendered.text))
             if content is not None
         )
+        # Sent separately, a recipient may also be in the request's Cc or Bcc: addressed once.
+        to, cc, bcc = (tuple(field) for field in dedupe(list(to), list(request.cc), list(request.bcc)))
         message = compose(
             SendRequest(
                 sender=sender,
                 to=to,
                 cc=cc,
-                bcc=request.bcc,
+                bcc=bcc,
                 subject=rendered.subject,
                 bodies=bodies or (Body("plain", ""),),
                 locale=rendered.locale,

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 from emailactions.params.addresses import check_header_text
@@ -132,6 +133,24 @@ def from_dict(data: Any, template_id: str) -> Template:
         raise InvalidParams(f"Template id {data_id!r} does not match {template_id!r}", param="id")
     data = {k: v for k, v in data.items() if k != "id"}
     return from_idm(data, template_id) if is_idm_format(data) else from_native(data, template_id)
+
+
+def updated(old: Template, data: Any, *, merge: bool) -> Template:
+    """``old`` replaced by ``data``, or with ``merge`` patched by it, in the patch's own format.
+
+    Timestamps are the store's business; IDM's admin-UI keys survive a
+    native replace or any merge, as IDM would keep them.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidParams("A template must be a JSON object", param="template")
+    if merge:
+        base = old.to_idm() if is_idm_format(data) else old.to_dict()
+        merged = merge_patch(base, data)
+        new = from_dict({k: v for k, v in merged.items() if k not in ("id", "insertInstant", "lastUpdateInstant")}, old.id)
+    else:
+        new = from_dict({k: v for k, v in data.items() if k not in ("insertInstant", "lastUpdateInstant")}, old.id)
+    extra = new.extra if is_idm_format(data) and not merge else {**old.extra, **new.extra}
+    return replace(new, extra=extra)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

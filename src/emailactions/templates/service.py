@@ -1,8 +1,10 @@
-"""Turn a stored template plus data and locale preferences into rendered parts.
+"""A host's templates: the one write path, and rendering.
 
-The step between the template store and the composer: pick each part's
-locale (subject, html, text and from-name separately, as IDM does), render it
-with the template's engine, and refuse a subject that would break its header.
+Writes go through ``Templates.store`` (a CheckedStore), which compiles every
+part first. Rendering is the step between the store and the composer: pick
+each part's locale (subject, html, text and from-name separately, as IDM
+does), render it with the template's engine, and refuse a subject that would
+break its header.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from emailactions.engines.base import TemplateEngine, plain_data
 from emailactions.errors import InvalidParams, PluginError, RenderError, TemplateError
 from emailactions.locales.tags import candidates
 from emailactions.templates.stores.folder import FolderStore
-from emailactions.templates.model import Localized, Template, check_id
+from emailactions.templates.model import Localized, Template
 from emailactions.templates.stores.memory import MemoryStore
 from emailactions.templates.stores.base import TemplateStore
-from emailactions.templates.formats import from_dict
+from emailactions.templates.stores.checked import CheckedStore
 
 #: Parts an engine renders, and whether their output is HTML (escaped).
 PARTS = (("subject", False), ("html", True), ("text", False))
@@ -51,21 +53,22 @@ class RenderedTemplate:
 
 
 class Templates:
-    """A host's templates: the store, the engines, and rendering."""
+    """A host's templates: the checked store, the engines, and rendering."""
 
     def __init__(self, host: Any) -> None:
         self.host = host
         config = host.config
-        self.store: TemplateStore
+        store: TemplateStore
         if config.templates_dir is not None:
-            self.store = FolderStore(config.templates_dir, layout="native")
+            store = FolderStore(config.templates_dir, layout="native")
         elif config.conf_dir is not None:
-            self.store = FolderStore(config.conf_dir, layout="idm")
+            store = FolderStore(config.conf_dir, layout="idm")
         else:
-            self.store = MemoryStore()
+            store = MemoryStore()
+        #: The one door to the templates: reads, and writes that compile first.
+        self.store = CheckedStore(store, self.check)
         self._engines: dict[str, TemplateEngine] = {}
         self._lock = threading.Lock()
-        self._update_lock = threading.Lock()
 
     def engine(self, name: str) -> TemplateEngine:
         """The engine instance for a template's ``engine`` field (built once)."""
@@ -77,10 +80,10 @@ class Templates:
                 self._engines[name] = self.host.engine_classes[name][0]()
             return self._engines[name]
 
-    # -- store operations that check templates compile -----------------------
+    # -- writing: every write goes through self.store, which calls check ------
 
     def check(self, template: Template) -> Template:
-        """Compile every part of ``template`` now; the first failure is raised."""
+        """Compile every part of ``template`` in every locale; the first failure is raised."""
         engine = self.engine(template.engine)
         for part, html in PARTS:
             localized: Localized = getattr(template, part)
@@ -90,22 +93,12 @@ class Templates:
         return template
 
     def create(self, data: Mapping[str, Any], template_id: str | None = None) -> Template:
-        """Validate, compile and store a new template."""
-        import uuid
-
-        template_id = template_id or (data.get("id") if isinstance(data, Mapping) else None) or str(uuid.uuid4())
-        # The id may come from the data itself: checked before anything uses it.
-        return self.store.create(self.check(from_dict(data, check_id(template_id))))
+        """Compile and store a new template (``self.store.create``)."""
+        return self.store.create(data, template_id)
 
     def update(self, template_id: str, data: Mapping[str, Any], *, merge: bool = False) -> Template:
-        """Replace or merge; the result must compile before it is stored."""
-        # Compile the would-be result on a scratch copy before anything is
-        # written; serialised, so a concurrent update cannot slip in between
-        # and leave a merge stored that nobody compiled.
-        with self._update_lock:
-            scratch = MemoryStore([self.store.get(template_id)])
-            self.check(scratch.update(template_id, data, merge=merge))
-            return self.store.update(template_id, data, merge=merge)
+        """Replace or merge; the result compiles before it is stored (``self.store.update``)."""
+        return self.store.update(template_id, data, merge=merge)
 
     # -- rendering ------------------------------------------------------------
 

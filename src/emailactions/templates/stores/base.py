@@ -1,17 +1,20 @@
-"""TemplateStore: CRUD, search and paging over templates; subclasses supply storage."""
+"""TemplateStore: reads, search and paging over templates; subclasses supply storage.
+
+A store's writes are protected: callers write through
+:class:`~emailactions.templates.stores.checked.CheckedStore`, which compiles
+a template before the store sees it, so nothing broken is ever stored.
+"""
 
 from __future__ import annotations
 
 import re
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Callable
 
 from emailactions.errors import InvalidParams, TemplateExists, TemplateNotFound
 from emailactions.templates.model import ORDER_BY, Template, check_id, now_ms
-from emailactions.templates.formats import from_dict, is_idm_format, merge_patch
 
 
 def _wildcard(query: str) -> re.Pattern[str]:
@@ -22,7 +25,7 @@ def _wildcard(query: str) -> re.Pattern[str]:
 
 
 class TemplateStore(ABC):
-    """CRUD and search over templates; subclasses supply storage."""
+    """Reads and search over templates; subclasses supply the four storage primitives."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -55,13 +58,10 @@ class TemplateStore(ABC):
         """Every template (unordered)."""
         return [t for t in (self._load(i) for i in self._ids()) if t is not None]
 
-    def create(self, data: Mapping[str, Any] | Template, template_id: str | None = None) -> Template:
-        """Add a template; without an id (argument or ``id`` key) one is generated."""
-        if isinstance(data, Template):
-            template = data
-        else:
-            template_id = template_id or (data.get("id") if isinstance(data, Mapping) else None) or str(uuid.uuid4())
-            template = from_dict(data, check_id(template_id))
+    # -- writes: called only by CheckedStore, after the template compiled ------
+
+    def _create(self, template: Template) -> Template:
+        """Store a new template, stamped; a taken id (in any case) is a 409."""
         stamp = now_ms()
         template = replace(template, created=template.created or stamp, updated=template.updated or stamp)
         with self._lock:
@@ -71,25 +71,16 @@ class TemplateStore(ABC):
             self._save(template, create=True)
         return template
 
-    def update(self, template_id: str, data: Mapping[str, Any], *, merge: bool = False) -> Template:
-        """Replace the template, or with ``merge`` apply ``data`` as a JSON merge patch."""
+    def _update(self, template_id: str, change: Callable[[Template], Template]) -> Template:
+        """Replace the template with ``change(old)``, under the lock that a
+        concurrent update also takes, so nothing unchecked slips in between."""
         with self._lock:
             old = self.get(template_id)
-            if not isinstance(data, Mapping):
-                raise InvalidParams("A template must be a JSON object", param="template")
-            if merge:
-                # The patch is applied to the old template in the patch's own format.
-                base = old.to_idm() if is_idm_format(data) else old.to_dict()
-                merged = merge_patch(base, data)
-                new = from_dict({k: v for k, v in merged.items() if k not in ("id", "insertInstant", "lastUpdateInstant")}, template_id)
-            else:
-                new = from_dict({k: v for k, v in data.items() if k not in ("insertInstant", "lastUpdateInstant")}, template_id)
-            extra = new.extra if is_idm_format(data) and not merge else {**old.extra, **new.extra}
-            new = replace(new, created=old.created, updated=max(now_ms(), old.updated + 1), extra=extra)
+            new = replace(change(old), created=old.created, updated=max(now_ms(), old.updated + 1))
             self._save(new, create=False)
         return new
 
-    def delete(self, template_id: str) -> Template:
+    def _delete(self, template_id: str) -> Template:
         """Remove and return the template, or 404."""
         with self._lock:
             template = self.get(template_id)
@@ -136,5 +127,3 @@ class TemplateStore(ABC):
             "pageSize": page_size,
             "templates": templates[start_row : start_row + page_size],
         }
-
-

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterable
-
 from emailactions.errors import TemplateExists
 from emailactions.templates.stores.base import TemplateStore
 from emailactions.templates.model import Template
@@ -12,9 +10,9 @@ from emailactions.templates.model import Template
 class MemoryStore(TemplateStore):
     """Templates in a dict: for tests, and hosts without a templates folder."""
 
-    def __init__(self, templates: Iterable[Template] = ()) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._templates: dict[str, Template] = {t.id: t for t in templates}
+        self._templates: dict[str, Template] = {}
 
     def _load(self, template_id: str) -> Template | None:
         return self._templates.get(template_id)
