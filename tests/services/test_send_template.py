@@ -380,7 +380,7 @@ def test_sent_separately_a_template_that_does_not_compile_is_refused_before_anyt
 def test_sent_separately_with_cc_each_recipient_is_addressed_once(emailactions_host, emailactions_outbox):
     # What FusionAuth's send route asks of the one template send: Cc and Bcc on every message.
     from emailactions.params.addresses import Address
-    from emailactions.params.send import TemplateRequest
+    from emailactions.params.template import TemplateRequest
     from emailactions.services.email import EmailService
 
     a, b, audit = Address("a@example.com"), Address("b@example.com"), Address("audit@example.com")

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 from emailactions.params.addresses import parse_address, parse_address_list
 from emailactions.errors import InvalidParams, RenderError
 from emailactions.locales.tags import normalize
-from emailactions.params.send import TemplateRequest
+from emailactions.params.template import TemplateRequest
 from emailactions.templates.model import Template
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import json_object, only_params, query_bool, query_int
