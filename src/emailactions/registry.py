@@ -1,32 +1,89 @@
-"""ActionRegistry: which handler answers ``resource`` + ``action``."""
+"""Registries: what plugins contribute through ``register_*`` hooks, by name.
+
+One rule for every kind (actions, transports, template engines and stores,
+script languages, outbox backends, API routes): a name is taken once, and a
+second plugin taking it raises ``DuplicateRegistration`` naming both.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
-from emailactions.errors import DuplicateRegistration, UnknownAction, UnknownResource
+from emailactions.errors import ConfigError, DuplicateRegistration, PluginError, UnknownAction, UnknownResource
 
+T = TypeVar("T")
 Handler = Callable[..., dict]
+
+
+class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
+    """``name -> (value, plugin)`` for one kind of contribution.
+
+    ``base``, when given, is the class every value must subclass (checked at
+    registration, so a plugin's mistake names the plugin, not a later caller).
+    ``label`` words a name in messages (``Transport 'smtp'`` by default).
+    """
+
+    def __init__(self, kind: str, *, base: type | None = None, label: Callable[[str], str] | None = None) -> None:
+        self.kind = kind
+        self.base = base
+        self._label = label or (lambda name: f"{kind[:1].upper()}{kind[1:]} {name!r}")
+        self._entries: dict[str, tuple[T, str]] = {}
+
+    def add(self, name: str, value: T, plugin: str = "", **detail: Any) -> None:
+        """Record ``value`` as ``plugin``'s; a taken name or a wrong class raises.
+
+        ``detail`` is the error's context (default: ``name``).
+        """
+        if name in self._entries:
+            context = detail or {"name": name}
+            raise DuplicateRegistration(
+                f"{self._label(name)} is registered by {self._entries[name][1]!r} and {plugin!r}", **context, plugin=plugin
+            )
+        if self.base is not None and not (isinstance(value, type) and issubclass(value, self.base)):
+            raise PluginError(f"Plugin {plugin!r} registered {self.kind} {name!r}, which is not a {self.base.__name__}", plugin=plugin)
+        self._entries[name] = (value, plugin)
+
+    def value(self, name: str) -> T:
+        """The registered value (``KeyError`` if none: callers raise their own 404 or 400)."""
+        return self._entries[name][0]
+
+    def choose(self, name: str, key: str, *, error: type[ConfigError] = ConfigError, **detail: Any) -> T:
+        """The value config key ``key`` names; an unknown name is ``error`` naming the key."""
+        if name not in self._entries:
+            raise error(f"Config key {key!r}: no {self.kind} {name!r} is installed (known: {', '.join(sorted(self))})", key=key, **detail)
+        return self._entries[name][0]
+
+    def plugin(self, name: str) -> str:
+        """Which plugin registered ``name``."""
+        return self._entries[name][1]
+
+    def names_of(self, plugin: str) -> list[str]:
+        """The names ``plugin`` registered, sorted (for ``emailactions plugins``)."""
+        return sorted(name for name, (_, owner) in self._entries.items() if owner == plugin)
+
+    def __getitem__(self, name: str) -> tuple[T, str]:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class ActionRegistry:
     """Maps ``"external/email"`` + ``"send"`` to a handler and its plugin."""
 
     def __init__(self) -> None:
-        self._services: dict[str, dict[str, tuple[Handler, str]]] = {}
+        self._actions: Registry[Handler] = Registry("action", label=lambda name: f"Action {name}")
+        #: resource -> its action names, for 404s and the 400 listing valid actions.
+        self._services: dict[str, list[str]] = {}
 
     def add(self, resource: str, action: str, handler: Handler, plugin: str = "") -> None:
         """Register; a pair that is taken raises, naming both plugins."""
         resource = resource.strip("/")
-        actions = self._services.setdefault(resource, {})
-        if action in actions:
-            raise DuplicateRegistration(
-                f"Action {resource}/{action} is registered by {actions[action][1]!r} and {plugin!r}",
-                resource=resource,
-                action=action,
-                plugin=plugin,
-            )
-        actions[action] = (handler, plugin)
+        self._actions.add(f"{resource}/{action}", handler, plugin, resource=resource, action=action)
+        self._services.setdefault(resource, []).append(action)
 
     def resources(self) -> list[str]:
         """Every registered resource path."""
@@ -34,29 +91,33 @@ class ActionRegistry:
 
     def actions(self, resource: str) -> list[str]:
         """The actions of one resource (404 if none)."""
-        return sorted(self._service(resource))
+        return sorted(self._service(resource)[1])
 
-    def _service(self, resource: str) -> dict[str, tuple[Handler, str]]:
+    def _service(self, resource: str) -> tuple[str, list[str]]:
         key = resource.strip("/") if isinstance(resource, str) else resource
         try:
-            return self._services[key]
+            return key, self._services[key]
         except (KeyError, TypeError):
             raise UnknownResource(f"Resource {resource!r} not found", resource=str(resource)) from None
 
     def plugin(self, resource: str, action: str) -> str:
         """Which plugin registered an action."""
-        return self._service(resource)[action][1]
+        key, _ = self._service(resource)
+        return self._actions.plugin(f"{key}/{action}")
 
     def get(self, resource: str, action: Any) -> Handler:
         """The handler, or 404 (resource) / 400 listing the valid actions."""
-        service = self._service(resource)
-        try:
-            return service[action][0]
-        except (KeyError, TypeError):
-            valid = sorted(service)
-            raise UnknownAction(
-                f"Action {action!r} is not supported by {resource}; valid actions: {', '.join(valid)}",
-                resource=resource,
-                action=str(action),
-                valid=valid,
-            ) from None
+        key, actions = self._service(resource)
+        if isinstance(action, str) and action in actions:
+            return self._actions.value(f"{key}/{action}")
+        valid = sorted(actions)
+        raise UnknownAction(
+            f"Action {action!r} is not supported by {resource}; valid actions: {', '.join(valid)}",
+            resource=resource,
+            action=str(action),
+            valid=valid,
+        )
+
+    def owned_by(self, plugin: str) -> list[str]:
+        """``resource/action`` of every action ``plugin`` registered, sorted."""
+        return self._actions.names_of(plugin)

@@ -1,13 +1,12 @@
 """CLI commands for the REST server: ``serve``, ``hash-password`` and ``api-key``.
 
-A built-in plugin (``register_commands``). It imports no web framework: the
+A plugin of the CLI's (``register_commands``). It imports no web framework: the
 server's libraries load when ``serve`` runs, so every other command works
 without the ``[server]`` extra.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -15,16 +14,11 @@ from typing import Any
 
 import click
 
-from emailactions.cli.root import emit
+from emailactions.cli.common import emit, fail
 from emailactions.errors import EmailActionsError, EngineUnavailable
 from emailactions.hookspecs import hookimpl
 
 log = logging.getLogger("emailactions.server")
-
-
-def _fail(exc: EmailActionsError) -> None:
-    click.echo(json.dumps(exc.to_dict(), indent=2, ensure_ascii=False, default=str), err=True)
-    sys.exit(1)
 
 
 class _Stopped(Exception):
@@ -67,8 +61,7 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
 
         host = state.host
     except EmailActionsError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     settings = host.config.server
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -39,6 +39,8 @@ class OutboxConfig:
 
     #: SQLite file; ``None`` is an in-memory outbox (not crash-safe, one process).
     path: Path | None = None
+    #: A ``register_outbox_backends`` name; ``None``: ``sqlite`` with a path, else ``memory``.
+    backend: str | None = None
     #: Delivery threads; ``None`` follows the transport's ``pool_size``
     #: (IDM's ``threadPoolSize``); ``0`` leaves delivery to ``emailactions worker``.
     workers: int | None = None
@@ -107,6 +109,9 @@ class Config:
     groups: Mapping[str, list[Any]] = field(default_factory=dict)
     #: A folder of native templates (``<id>.json``); used instead of ``conf_dir``'s.
     templates_dir: Path | None = None
+    #: ``[templates] store``, a ``register_template_stores`` name; ``None``:
+    #: ``folder`` with ``templates_dir``, ``idm-folder`` with ``conf_dir``, else ``memory``.
+    template_store: str | None = None
     #: Last locale tried for templates, after the request's and the template's.
     default_locale: str = "en"
     #: Where this config came from, for error messages.
@@ -196,6 +201,8 @@ def _outbox(data: Any, base: Path | None) -> OutboxConfig:
             values[name] = _typed(value, bool, key)
         elif name == "synchronous":
             values[name] = _choice(value, ("full", "normal"), key)
+        elif name == "backend":
+            values[name] = _typed(value, str, key)
         else:
             # lease and poll_interval of 0 would spin or steal live work.
             values[name] = _seconds(value, key, minimum=0.001 if name in ("lease", "poll_interval") else 0.0)
@@ -256,13 +263,14 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
     """The native schema (as in ``emailactions.toml``)::
 
         [email]               from, transport, conf, [email.limits]
+        [templates]           store = "idm-folder" | "folder" | "memory" | a plugin's
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
-        [outbox]              path, workers, max_attempts, max_age, backoff, ...
+        [outbox]              path, backend, workers, max_attempts, max_age, backoff, ...
         [rate_limits]         recipient, sender, template, global, on_limit, ...
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
     """
     _typed(data, Mapping, "config")
-    _unknown(data, {"email", "transports", "groups", "outbox", "rate_limits", "server"}, "")
+    _unknown(data, {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server"}, "")
     email = data.get("email", {})
     _typed(email, Mapping, "email")
     _unknown(email, {"from", "transport", "limits", "conf", "templates", "default_locale"}, "email.")
@@ -287,8 +295,12 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         groups[name] = list(members)
     conf_dir = _folder(email, "conf", base)
     templates_dir = _folder(email, "templates", base)
+    templates = _typed(data.get("templates", {}), Mapping, "templates")
+    _unknown(templates, {"store"}, "templates.")
+    store = templates.get("store")
     return Config(
         templates_dir=templates_dir,
+        template_store=None if store is None else _typed(store, str, "templates.store"),
         default_locale=_locale(email.get("default_locale", "en"), "email.default_locale"),
         sender=sender,
         transport=transport,

@@ -13,6 +13,7 @@ from emailactions.params.addresses import parse_address, parse_address_list
 from emailactions.errors import EmailActionsError, InvalidParams, RenderError, TemplateDisabled
 from emailactions.locales.tags import normalize
 from emailactions.templates.model import Template
+from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import json_object, only_params, query_bool, query_int
 
@@ -300,3 +301,10 @@ ENDPOINTS = [
     Endpoint("/api/email/template/{id}", ("DELETE",), delete),
     Endpoint("/api/email/send/{id}", ("POST",), send),
 ]
+
+
+@hookimpl
+def register_api_routes(register: Any) -> None:
+    """FusionAuth's email-template routes, as any API dialect adds its own."""
+    for endpoint in ENDPOINTS:
+        register(endpoint)

@@ -15,7 +15,6 @@ from emailactions.params.addresses import check_header_text
 from emailactions.engines.base import TemplateEngine, plain_data
 from emailactions.errors import InvalidParams, PluginError, RenderError, TemplateError
 from emailactions.locales.tags import candidates
-from emailactions.templates.stores.folder import FolderStore
 from emailactions.templates.model import Localized, Template, check_id
 from emailactions.templates.stores.memory import MemoryStore
 from emailactions.templates.stores.base import TemplateStore
@@ -56,13 +55,11 @@ class Templates:
     def __init__(self, host: Any) -> None:
         self.host = host
         config = host.config
-        self.store: TemplateStore
-        if config.templates_dir is not None:
-            self.store = FolderStore(config.templates_dir, layout="native")
-        elif config.conf_dir is not None:
-            self.store = FolderStore(config.conf_dir, layout="idm")
-        else:
-            self.store = MemoryStore()
+        # The one place a store is chosen: [templates] store, else what today's keys imply.
+        name = config.template_store or (
+            "folder" if config.templates_dir is not None else "idm-folder" if config.conf_dir is not None else "memory"
+        )
+        self.store: TemplateStore = host.template_stores.choose(name, "templates.store")(config)
         self._engines: dict[str, TemplateEngine] = {}
         self._lock = threading.Lock()
         self._update_lock = threading.Lock()
