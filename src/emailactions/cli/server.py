@@ -107,7 +107,7 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from the first line of stdin instead of prompting.")
 def hash_password_command(from_stdin: bool) -> None:
     """Print a scrypt hash of a password for [server.users.NAME] password."""
-    from emailactions.server.passwords import hash_password
+    from emailactions.config.passwords import hash_password
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -121,7 +121,7 @@ def hash_password_command(from_stdin: bool) -> None:
 @click.command("api-key")
 def api_key_command() -> None:
     """Print a new random API key and the SHA-256 to put in [server.api_keys.NAME] key_sha256."""
-    from emailactions.server.passwords import key_digest, new_api_key
+    from emailactions.config.passwords import key_digest, new_api_key
 
     key = new_api_key()
     emit({"key": key, "key_sha256": key_digest(key).hex()})
