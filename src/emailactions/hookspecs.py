@@ -31,7 +31,9 @@ def register_transports(register: Callable[..., None]) -> None:
     Called once per host. Call ``register(name, transport_class)`` where the
     class subclasses :class:`~emailactions.transports.BaseTransport` and takes
     its options as keyword arguments. ``name`` is what ``backend = "..."``
-    selects in config. A name registered twice raises
+    selects in config; the options of every configured alias are checked
+    against the class's ``__init__`` signature and annotations when the host
+    is built (unknown, missing, mistyped). A name registered twice raises
     ``DuplicateRegistration``. Return value ignored.
     """
 
@@ -41,7 +43,10 @@ def register_commands(cli: Any) -> None:
     """Add commands to the ``emailactions`` CLI.
 
     Called once when the CLI starts, with the root ``click.Group``; call
-    ``cli.command()`` or ``cli.add_command()`` on it. Return value ignored.
+    ``cli.command()`` or ``cli.add_command()`` on it. The CLI registers its
+    own command modules, installed plugins and those given to
+    ``emailactions.cli.main(argv, plugins=[...])`` into one manager, which
+    the host it builds shares. Return value ignored.
     """
 
 
