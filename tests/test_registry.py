@@ -19,6 +19,8 @@ def test_a_registry_maps_names_to_value_and_plugin():
     assert registry.value("b") == 2 and registry.plugin("b") == "p2"
     assert registry.names_of("p1") == ["a", "c"] and registry.names_of("nobody") == []
     assert len(registry) == 3 and "a" in registry and "z" not in registry
+    assert registry.pop("c") == (3, "p1") and "c" not in registry
+    registry.add("c", 4, "p3")  # forgotten, so free again
 
 
 def test_a_taken_name_raises_naming_both_plugins():

@@ -61,6 +61,10 @@ class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
         """The names ``plugin`` registered, sorted (for ``emailactions plugins``)."""
         return sorted(name for name, (_, owner) in self._entries.items() if owner == plugin)
 
+    def pop(self, name: str) -> tuple[T, str]:
+        """Forget a registration (one a test or a plugin added for a while)."""
+        return self._entries.pop(name)
+
     def __getitem__(self, name: str) -> tuple[T, str]:
         return self._entries[name]
 
@@ -72,18 +76,17 @@ class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
 
 
 class ActionRegistry:
-    """Maps ``"external/email"`` + ``"send"`` to a handler and its plugin."""
+    """Maps ``"external/email"`` + ``"send"`` to a handler and its plugin: a registry per resource."""
 
     def __init__(self) -> None:
-        self._actions: Registry[Handler] = Registry("action", label=lambda name: f"Action {name}")
-        #: resource -> its action names, for 404s and the 400 listing valid actions.
-        self._services: dict[str, list[str]] = {}
+        self._services: dict[str, Registry[Handler]] = {}
 
     def add(self, resource: str, action: str, handler: Handler, plugin: str = "") -> None:
         """Register; a pair that is taken raises, naming both plugins."""
         resource = resource.strip("/")
-        self._actions.add(f"{resource}/{action}", handler, plugin, resource=resource, action=action)
-        self._services.setdefault(resource, []).append(action)
+        if resource not in self._services:
+            self._services[resource] = Registry("action", label=lambda name: f"Action {resource}/{name}")
+        self._services[resource].add(action, handler, plugin, resource=resource, action=action)
 
     def resources(self) -> list[str]:
         """Every registered resource path."""
@@ -91,33 +94,33 @@ class ActionRegistry:
 
     def actions(self, resource: str) -> list[str]:
         """The actions of one resource (404 if none)."""
-        return sorted(self._service(resource)[1])
+        return sorted(self._service(resource))
 
-    def _service(self, resource: str) -> tuple[str, list[str]]:
+    def _service(self, resource: str) -> Registry[Handler]:
         key = resource.strip("/") if isinstance(resource, str) else resource
         try:
-            return key, self._services[key]
+            return self._services[key]
         except (KeyError, TypeError):
             raise UnknownResource(f"Resource {resource!r} not found", resource=str(resource)) from None
 
     def plugin(self, resource: str, action: str) -> str:
         """Which plugin registered an action."""
-        key, _ = self._service(resource)
-        return self._actions.plugin(f"{key}/{action}")
+        return self._service(resource).plugin(action)
 
     def get(self, resource: str, action: Any) -> Handler:
         """The handler, or 404 (resource) / 400 listing the valid actions."""
-        key, actions = self._service(resource)
-        if isinstance(action, str) and action in actions:
-            return self._actions.value(f"{key}/{action}")
-        valid = sorted(actions)
-        raise UnknownAction(
-            f"Action {action!r} is not supported by {resource}; valid actions: {', '.join(valid)}",
-            resource=resource,
-            action=str(action),
-            valid=valid,
-        )
+        service = self._service(resource)
+        try:
+            return service.value(action)
+        except (KeyError, TypeError):
+            valid = sorted(service)
+            raise UnknownAction(
+                f"Action {action!r} is not supported by {resource}; valid actions: {', '.join(valid)}",
+                resource=resource,
+                action=str(action),
+                valid=valid,
+            ) from None
 
     def owned_by(self, plugin: str) -> list[str]:
         """``resource/action`` of every action ``plugin`` registered, sorted."""
-        return self._actions.names_of(plugin)
+        return sorted(f"{resource}/{action}" for resource, service in self._services.items() for action in service.names_of(plugin))
