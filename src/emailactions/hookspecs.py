@@ -31,7 +31,9 @@ def register_transports(register: Callable[..., None]) -> None:
     Called once per host. Call ``register(name, transport_class)`` where the
     class subclasses :class:`~emailactions.transports.BaseTransport` and takes
     its options as keyword arguments. ``name`` is what ``backend = "..."``
-    selects in config. A name registered twice raises
+    selects in config; the options of every configured alias are checked
+    against the class's ``__init__`` signature and annotations when the host
+    is built (unknown, missing, mistyped). A name registered twice raises
     ``DuplicateRegistration``. Return value ignored.
     """
 
@@ -41,7 +43,10 @@ def register_commands(cli: Any) -> None:
     """Add commands to the ``emailactions`` CLI.
 
     Called once when the CLI starts, with the root ``click.Group``; call
-    ``cli.command()`` or ``cli.add_command()`` on it. Return value ignored.
+    ``cli.command()`` or ``cli.add_command()`` on it. The CLI registers its
+    own command modules, installed plugins and those given to
+    ``emailactions.cli.main(argv, plugins=[...])`` into one manager, which
+    the host it builds shares. Return value ignored.
     """
 
 
@@ -143,4 +148,61 @@ def register_script_languages(register: Callable[..., None]) -> None:
     first use, so it may import its engine lazily (raising
     ``EngineUnavailable`` when missing). A name or an extension registered
     twice raises ``DuplicateRegistration``. Return value ignored.
+    """
+
+
+@hookspec
+def register_template_stores(register: Callable[..., None]) -> None:
+    """Contribute template stores.
+
+    Called once per host. Call ``register(name, factory)`` where
+    ``factory(config)`` returns a
+    :class:`~emailactions.templates.stores.base.TemplateStore` for the host's
+    :class:`~emailactions.config.loader.Config`; ``[templates] store = "name"``
+    selects it (default: ``folder`` with ``[email] templates``, ``idm-folder``
+    with ``[email] conf``, else ``memory``). The factory runs when the host
+    first uses its templates. A name registered twice raises
+    ``DuplicateRegistration``. Return value ignored.
+    """
+
+
+@hookspec
+def register_outbox_backends(register: Callable[..., None]) -> None:
+    """Contribute outbox backends (where ``waitForCompletion=false`` mail waits).
+
+    Called once per host. Call ``register(name, factory)`` where
+    ``factory(settings)`` opens an outbox for the ``[outbox]`` settings (an
+    :class:`~emailactions.config.loader.OutboxConfig`); ``[outbox] backend =
+    "name"`` selects it (default: ``sqlite`` with ``[outbox] path``, else
+    ``memory``). The outbox offers what
+    :class:`~emailactions.delivery.outbox.sqlite.Outbox` does. A name
+    registered twice raises ``DuplicateRegistration``. Return value ignored.
+    """
+
+
+@hookspec
+def register_api_routes(register: Callable[..., None]) -> None:
+    """Contribute REST routes to ``emailactions serve`` (an API dialect).
+
+    Called once per app, when :func:`emailactions.server.create_app` builds
+    it. Call ``register(endpoint)`` with an
+    :class:`~emailactions.server.app.Endpoint` (path, methods, an async
+    handler taking a :class:`~emailactions.server.app.Call` and returning a
+    :class:`~emailactions.server.app.Reply`). Requests are authenticated and
+    rate limited before the handler runs, which checks the permission it
+    needs. A path and method registered twice raises
+    ``DuplicateRegistration``. Return value ignored.
+    """
+
+
+@hookspec
+def prepare_message(message: Any, host: Any) -> Any:
+    """Change a finished message before it is delivered or queued (sign it, add headers).
+
+    Called once per message, after composition and before rate limits and
+    dispatch, with the :class:`~emailactions.mime.message.Message` and the
+    :class:`~emailactions.ActionHost`. Return a replacement ``Message`` or
+    ``None`` to keep it. A pipeline: implementations run in pluggy's order,
+    each getting what the previous one returned; wrappers are refused. What
+    comes out is what the outbox stores, so every attempt sends the same bytes.
     """

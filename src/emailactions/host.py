@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from emailactions.config import Config, default_config_source, load_config
-from emailactions.errors import ConfigError, DuplicateRegistration, ForbiddenOperation, InvalidParams, PluginError, UnknownTransport
+from emailactions.delivery.pool import TransportPool
+from emailactions.engines.base import TemplateEngine
+from emailactions.errors import ForbiddenOperation, InvalidParams, TransportError
 from emailactions.mime.message import Message
-from emailactions.plugins import get_plugin_manager
-from emailactions.registry import ActionRegistry
+from emailactions.plugins import PluginManager, get_plugin_manager, shared_plugin_manager
+from emailactions.registry import ActionRegistry, Registry
 from emailactions.transports.base import BaseTransport, SendResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from emailactions.templates.service import Templates
     from emailactions.scripting import Scripting
 
-log = logging.getLogger("emailactions")
 
 @dataclass(frozen=True)
 class ActionContext:
@@ -34,12 +33,19 @@ class ActionContext:
 
 
 class ActionHost:
-    """Owns the plugin manager, the config, the action registry and transports.
+    """Holds a host's config, plugins and registries, and routes actions to services.
 
     ``config`` is a mapping, a TOML file path, an IDM ``conf/`` folder path,
-    or ``None`` for the console transport. ``load_entry_points=False`` keeps
-    third-party plugins out (as tests want); ``plugins`` registers extra plugin
-    objects or modules, as an embedding application or a test may.
+    or ``None`` for the console transport; transport options are checked
+    here, so a bad one fails now rather than at the first send.
+
+    Plugins: by default the process's shared manager
+    (:func:`~emailactions.plugins.shared_plugin_manager`);
+    ``load_entry_points=False`` keeps installed plugins out (as tests want).
+    ``plugin_manager`` hands in a manager (the CLI does, so its commands and
+    its host share one). ``plugins`` registers extra plugin objects or
+    modules, as an embedding application or a test may, into a manager of
+    this host's own: in the shared one they would reach every other host.
     """
 
     def __init__(
@@ -48,26 +54,38 @@ class ActionHost:
         *,
         load_entry_points: bool = True,
         plugins: Iterable[object] = (),
+        plugin_manager: PluginManager | None = None,
     ) -> None:
         self.config = load_config(config)
-        self.plugin_manager = get_plugin_manager(load_entry_points=load_entry_points)
-        for plugin in plugins:
-            self.plugin_manager.register(plugin)
-        self.plugin_manager.check_pending()
-        self.hook = self.plugin_manager.hook
-        self.transport_classes: dict[str, tuple[type[BaseTransport], str]] = {}
-        self._transports: dict[str, BaseTransport] = {}
-        self._lock = threading.Lock()
+        plugins = tuple(plugins)
+        if plugin_manager is not None and plugins:
+            raise TypeError("Give plugins or plugin_manager, not both")
+        if plugin_manager is None:
+            plugin_manager = (
+                get_plugin_manager(load_entry_points=load_entry_points, plugins=plugins)
+                if plugins
+                else shared_plugin_manager(load_entry_points=load_entry_points)
+            )
+        self.plugin_manager = plugin_manager
+        self.hook = plugin_manager.hook
         self.actions = ActionRegistry()
-        #: engine name -> (TemplateEngine subclass, plugin that registered it)
-        self.engine_classes: dict[str, tuple[type, str]] = {}
+        self.transport_classes: Registry[type[BaseTransport]] = Registry("transport", base=BaseTransport)
+        self.engine_classes: Registry[type[TemplateEngine]] = Registry("template engine", base=TemplateEngine)
+        #: store name -> factory(config) -> TemplateStore
+        self.template_stores: Registry[Callable[..., Any]] = Registry("template store")
+        #: backend name -> factory(outbox settings) -> outbox
+        self.outbox_backends: Registry[Callable[..., Any]] = Registry("outbox backend")
+        self.hook.register_transports(register=self.transport_classes.add)
+        self.hook.register_template_engines(register=self.engine_classes.add)
+        self.hook.register_template_stores(register=self.template_stores.add)
+        self.hook.register_outbox_backends(register=self.outbox_backends.add)
+        self.hook.register_actions(register=self.actions.add, host=self)
+        self.transports = TransportPool(self.transport_classes, self.config.transports, self.config.transport)
+        self._lock = threading.Lock()
         self._templates: Templates | None = None
         self._scripting: Scripting | None = None
         self._scripting_lock = threading.Lock()
         self._templates_lock = threading.Lock()
-        self._call_register(self.hook.register_transports, self._add_transport)
-        self._call_register(self.hook.register_template_engines, self._add_engine)
-        self._call_register(self.hook.register_actions, self.actions.add, host=self)
         # Built on first use: the outbox and rate limits import sqlite3 and
         # `limits`, which a host that never sends need not pay for. Their
         # settings were already checked when the config loaded.
@@ -76,33 +94,6 @@ class ActionHost:
         # waiting for the next send; an in-memory outbox starts on first submit.
         if self.config.outbox.path is not None and self.config.outbox.autostart:
             self.dispatcher.start()
-
-    def _call_register(self, hook: Any, add: Any, **kwargs: Any) -> None:
-        """Call a ``register_*`` hook so each registration knows its plugin."""
-        # Called impl by impl (first-registered first) rather than through
-        # hook(...), because collisions must name the plugin that caused them.
-        for impl in reversed(hook.get_hookimpls()):
-            args = {"register": functools.partial(add, plugin=impl.plugin_name), **kwargs}
-            impl.function(**{name: args[name] for name in impl.argnames})
-
-    def _add_transport(self, name: str, cls: type[BaseTransport], plugin: str = "") -> None:
-        self._add("transport", self.transport_classes, BaseTransport, name, cls, plugin)
-
-    def _add_engine(self, name: str, cls: type, plugin: str = "") -> None:
-        from emailactions.engines.base import TemplateEngine
-
-        self._add("template engine", self.engine_classes, TemplateEngine, name, cls, plugin)
-
-    @staticmethod
-    def _add(kind: str, table: dict[str, tuple[type, str]], base: type, name: str, cls: type, plugin: str) -> None:
-        """Record a registration; a taken name or a wrong class raises, naming the plugins."""
-        if name in table:
-            raise DuplicateRegistration(
-                f"The {kind} {name!r} is registered by {table[name][1]!r} and {plugin!r}", name=name, plugin=plugin
-            )
-        if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise PluginError(f"Plugin {plugin!r} registered {kind} {name!r}, which is not a {base.__name__}", plugin=plugin)
-        table[name] = (cls, plugin)
 
     @property
     def templates(self) -> "Templates":
@@ -147,42 +138,10 @@ class ActionHost:
 
     def transport(self, alias: str | None = None) -> BaseTransport:
         """The opened transport for a config alias (the default one if None)."""
-        alias = alias or self.config.transport
-        with self._lock:
-            if alias not in self._transports:
-                self._transports[alias] = self._build_transport(alias)
-            return self._transports[alias]
-
-    def _build_transport(self, alias: str) -> BaseTransport:
-        backend, options = self.config.transport_options(alias)
-        if backend not in self.transport_classes:
-            raise UnknownTransport(
-                f"Transport backend {backend!r} is not installed; known: {', '.join(sorted(self.transport_classes))}",
-                key=f"transports.{alias}.backend",
-                transport=backend,
-            )
-        cls = self.transport_classes[backend][0]
-        try:
-            transport = cls(**options)
-        except TypeError:
-            import inspect
-
-            accepted = set(inspect.signature(cls).parameters)
-            unknown = sorted(set(options) - accepted)
-            if not unknown:
-                raise
-            raise ConfigError(
-                f"Unknown option {unknown[0]!r} for transport {backend!r} (known: {', '.join(sorted(accepted))})",
-                key=f"transports.{alias}.{unknown[0]}",
-            ) from None
-        transport.alias = alias
-        transport.open()
-        return transport
+        return self.transports.get(alias)
 
     def deliver(self, message: Message, *, transport: str | None = None) -> SendResult:
         """Send one finished message now, notifying ``message_sent`` / ``send_failed``."""
-        from emailactions.errors import TransportError
-
         backend = self.transport(transport)
         try:
             result = backend.send(message)
@@ -193,17 +152,8 @@ class ActionHost:
         return result
 
     def notify(self, hook: str, **kwargs: Any) -> None:
-        """Call a notification hook; a plugin that raises is logged, never fatal.
-
-        By the time these hooks run the mail is already sent (or failed): an
-        observer's bug must not turn a delivered message into an error, which
-        the outbox would then deliver again.
-        """
-        for impl in getattr(self.hook, hook).get_hookimpls():
-            try:
-                impl.function(**{name: kwargs[name] for name in impl.argnames})
-            except Exception:  # noqa: BLE001 - plugin boundary, see above
-                log.exception("plugin %s raised in %s; ignored", impl.plugin_name, hook)
+        """Call a notification hook through pluggy; a plugin that raises is logged, never fatal."""
+        self.plugin_manager.notify(hook, **kwargs)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -255,10 +205,7 @@ class ActionHost:
             dispatcher, self._dispatcher = self._dispatcher, None
         if dispatcher is not None:
             dispatcher.close()
-        with self._lock:
-            transports, self._transports = self._transports, {}
-        for transport in transports.values():
-            transport.close()
+        self.transports.close()
         with self._scripting_lock:
             scripting = self._scripting
         if scripting is not None:

@@ -1,32 +1,92 @@
-"""ActionRegistry: which handler answers ``resource`` + ``action``."""
+"""Registries: what plugins contribute through ``register_*`` hooks, by name.
+
+One rule for every kind (actions, transports, template engines and stores,
+script languages, outbox backends, API routes): a name is taken once, and a
+second plugin taking it raises ``DuplicateRegistration`` naming both.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
-from emailactions.errors import DuplicateRegistration, UnknownAction, UnknownResource
+from emailactions.errors import ConfigError, DuplicateRegistration, PluginError, UnknownAction, UnknownResource
 
+T = TypeVar("T")
 Handler = Callable[..., dict]
 
 
+class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
+    """``name -> (value, plugin)`` for one kind of contribution.
+
+    ``base``, when given, is the class every value must subclass (checked at
+    registration, so a plugin's mistake names the plugin, not a later caller).
+    ``label`` words a name in messages (``Transport 'smtp'`` by default).
+    """
+
+    def __init__(self, kind: str, *, base: type | None = None, label: Callable[[str], str] | None = None) -> None:
+        self.kind = kind
+        self.base = base
+        self._label = label or (lambda name: f"{kind[:1].upper()}{kind[1:]} {name!r}")
+        self._entries: dict[str, tuple[T, str]] = {}
+
+    def add(self, name: str, value: T, plugin: str = "", **detail: Any) -> None:
+        """Record ``value`` as ``plugin``'s; a taken name or a wrong class raises.
+
+        ``detail`` is the error's context (default: ``name``).
+        """
+        if name in self._entries:
+            context = detail or {"name": name}
+            raise DuplicateRegistration(
+                f"{self._label(name)} is registered by {self._entries[name][1]!r} and {plugin!r}", **context, plugin=plugin
+            )
+        if self.base is not None and not (isinstance(value, type) and issubclass(value, self.base)):
+            raise PluginError(f"Plugin {plugin!r} registered {self.kind} {name!r}, which is not a {self.base.__name__}", plugin=plugin)
+        self._entries[name] = (value, plugin)
+
+    def value(self, name: str) -> T:
+        """The registered value (``KeyError`` if none: callers raise their own 404 or 400)."""
+        return self._entries[name][0]
+
+    def choose(self, name: str, key: str, *, error: type[ConfigError] = ConfigError, **detail: Any) -> T:
+        """The value config key ``key`` names; an unknown name is ``error`` naming the key."""
+        if name not in self._entries:
+            raise error(f"Config key {key!r}: no {self.kind} {name!r} is installed (known: {', '.join(sorted(self))})", key=key, **detail)
+        return self._entries[name][0]
+
+    def plugin(self, name: str) -> str:
+        """Which plugin registered ``name``."""
+        return self._entries[name][1]
+
+    def names_of(self, plugin: str) -> list[str]:
+        """The names ``plugin`` registered, sorted (for ``emailactions plugins``)."""
+        return sorted(name for name, (_, owner) in self._entries.items() if owner == plugin)
+
+    def pop(self, name: str) -> tuple[T, str]:
+        """Forget a registration (one a test or a plugin added for a while)."""
+        return self._entries.pop(name)
+
+    def __getitem__(self, name: str) -> tuple[T, str]:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class ActionRegistry:
-    """Maps ``"external/email"`` + ``"send"`` to a handler and its plugin."""
+    """Maps ``"external/email"`` + ``"send"`` to a handler and its plugin: a registry per resource."""
 
     def __init__(self) -> None:
-        self._services: dict[str, dict[str, tuple[Handler, str]]] = {}
+        self._services: dict[str, Registry[Handler]] = {}
 
     def add(self, resource: str, action: str, handler: Handler, plugin: str = "") -> None:
         """Register; a pair that is taken raises, naming both plugins."""
         resource = resource.strip("/")
-        actions = self._services.setdefault(resource, {})
-        if action in actions:
-            raise DuplicateRegistration(
-                f"Action {resource}/{action} is registered by {actions[action][1]!r} and {plugin!r}",
-                resource=resource,
-                action=action,
-                plugin=plugin,
-            )
-        actions[action] = (handler, plugin)
+        if resource not in self._services:
+            self._services[resource] = Registry("action", label=lambda name: f"Action {resource}/{name}")
+        self._services[resource].add(action, handler, plugin, resource=resource, action=action)
 
     def resources(self) -> list[str]:
         """Every registered resource path."""
@@ -36,7 +96,7 @@ class ActionRegistry:
         """The actions of one resource (404 if none)."""
         return sorted(self._service(resource))
 
-    def _service(self, resource: str) -> dict[str, tuple[Handler, str]]:
+    def _service(self, resource: str) -> Registry[Handler]:
         key = resource.strip("/") if isinstance(resource, str) else resource
         try:
             return self._services[key]
@@ -45,13 +105,13 @@ class ActionRegistry:
 
     def plugin(self, resource: str, action: str) -> str:
         """Which plugin registered an action."""
-        return self._service(resource)[action][1]
+        return self._service(resource).plugin(action)
 
     def get(self, resource: str, action: Any) -> Handler:
         """The handler, or 404 (resource) / 400 listing the valid actions."""
         service = self._service(resource)
         try:
-            return service[action][0]
+            return service.value(action)
         except (KeyError, TypeError):
             valid = sorted(service)
             raise UnknownAction(
@@ -60,3 +120,7 @@ class ActionRegistry:
                 action=str(action),
                 valid=valid,
             ) from None
+
+    def owned_by(self, plugin: str) -> list[str]:
+        """``resource/action`` of every action ``plugin`` registered, sorted."""
+        return sorted(f"{resource}/{action}" for resource, service in self._services.items() for action in service.names_of(plugin))

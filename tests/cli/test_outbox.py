@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from emailactions import ActionHost, InvalidParams, OutboxEntryNotFound
+from emailactions.cli.common import COMMAND_PLUGINS
 from emailactions.cli.root import cli
 from emailactions.config import from_mapping
 from emailactions.plugins import get_plugin_manager
@@ -18,8 +19,8 @@ from emailactions.plugins import get_plugin_manager
 
 @pytest.fixture(scope="module", autouse=True)
 def commands():
-    # What cli.main() does before running: let plugins (here the built-in) add commands.
-    get_plugin_manager(load_entry_points=False).hook.register_commands(cli=cli)
+    # What cli.main() does before running: let plugins (here the CLI's own) add commands.
+    get_plugin_manager(load_entry_points=False, builtins=COMMAND_PLUGINS).hook.register_commands(cli=cli)
 
 
 def toml_config(tmp_path: Path, port: int, **outbox) -> Path:

@@ -99,3 +99,50 @@ def test_plugins_lists_builtins():
 def test_unknown_type_is_a_usage_error():
     proc = run("send", "--to", "b@example.com", "--type", "application/pdf")
     assert proc.returncode == 2
+
+
+def test_main_takes_plugins_whose_commands_and_hooks_share_one_manager(tmp_path, monkeypatch, capsys):
+    import click
+
+    from emailactions import hookimpl
+    from emailactions.cli import main
+    from emailactions.cli.root import cli
+    from emailactions.transports.memory import MemoryTransport
+
+    sent, managers = [], []
+
+    class Captured(MemoryTransport):
+        def send(self, message):
+            sent.append(message)
+            return super().send(message)
+
+    class Embedder:
+        __name__ = "embedder"
+
+        @hookimpl
+        def register_transports(self, register):
+            register("captured", Captured)
+
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command("which-manager")
+            @click.pass_context
+            def which_manager(ctx):
+                managers.append(ctx.obj.host.plugin_manager)
+
+    monkeypatch.delenv("EMAILACTIONS_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "embedded.toml"
+    config.write_text('[email]\nfrom = "a@example.com"\n[transports.default]\nbackend = "captured"\n', encoding="utf-8")
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(["--config", str(config), "send", "--to", "b@example.com", "--subject", "embedded"], plugins=[Embedder()])
+        assert info.value.code == 0 and sent[-1].parsed()["Subject"] == "embedded"
+        with pytest.raises(SystemExit) as info:
+            main(["which-manager"], plugins=[Embedder()])
+        assert info.value.code == 0
+        [pm] = managers  # the host's manager is the one the commands came from
+        assert pm.has_plugin("embedder") and pm.has_plugin("emailactions.cli.run") and pm.has_plugin("emailactions.transports.smtp")
+    finally:
+        cli.commands.pop("which-manager", None)
+    capsys.readouterr()

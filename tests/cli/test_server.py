@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from support import wait_for
 from emailactions import ActionHost
 from emailactions.cli.server import api_key_command, hash_password_command
-from emailactions.server.passwords import key_digest, parse_hash
+from emailactions.config.passwords import key_digest, parse_hash
 from support.smtp_server import SMTPServer, free_port
 
 from support.server import IDM_AUTH, Serve, write_config

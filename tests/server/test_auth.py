@@ -10,7 +10,7 @@ import pytest
 from emailactions import ActionHost, ConfigError, NotAuthenticated, PermissionDenied, RateLimited
 from emailactions.config import from_mapping
 from emailactions.server.auth import Authenticator
-from emailactions.server.passwords import PasswordHash, hash_password, key_digest, parse_hash
+from emailactions.config.passwords import PasswordHash, hash_password, key_digest, parse_hash
 from emailactions.config.server import ApiRateLimits, parse_server
 from emailactions.server.throttle import ApiLimiter
 

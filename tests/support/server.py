@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from emailactions import ActionHost
-from emailactions.server.passwords import hash_password
+from emailactions.config.passwords import hash_password
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "conf"
 #: The credentials of IDM's documentation.

@@ -1,8 +1,9 @@
 """CLI: ``emailactions outbox list|show|retry|purge|drain`` and ``emailactions worker``.
 
-Added through ``register_commands`` like any plugin's commands. They build a
-host that does not start delivery by itself: ``outbox list`` must not send
-mail, and ``worker`` / ``drain`` decide how delivery runs.
+Added through ``register_commands`` like any plugin's commands (the CLI
+registers this module). They build a host that does not start delivery by
+itself: ``outbox list`` must not send mail, and ``worker`` / ``drain``
+decide how delivery runs.
 """
 
 from __future__ import annotations
@@ -10,42 +11,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from dataclasses import replace
 from typing import Any
 
 import click
 
-from emailactions.cli.root import run_action
+from emailactions.cli.common import run_action
 from emailactions.hookspecs import hookimpl
 
 RESOURCE = "external/email/outbox"
-
-
-class _ControlState:
-    """The CLI state with a host whose outbox delivery does not autostart."""
-
-    def __init__(self, parent: Any) -> None:
-        self.source = getattr(parent, "source", None)
-        self._host: Any = None
-
-    @property
-    def host(self) -> Any:
-        if self._host is None:
-            from emailactions.config import default_config_source, load_config
-            from emailactions.host import ActionHost
-
-            config = load_config(self.source or default_config_source())
-            self._host = ActionHost(replace(config, outbox=replace(config.outbox, autostart=False)))
-        return self._host
-
-    def close(self) -> None:
-        if self._host is not None:
-            self._host.close()
-
-
-def _control(ctx: click.Context) -> None:
-    if not isinstance(ctx.obj, _ControlState):
-        ctx.obj = _ControlState(ctx.obj)
 
 
 def _file_outbox(host: Any) -> Any:
@@ -58,7 +31,7 @@ def _file_outbox(host: Any) -> Any:
 @click.pass_context
 def outbox_group(ctx: click.Context) -> None:
     """Show and control submitted mail (needs [outbox] path or EMAILACTIONS_OUTBOX)."""
-    _control(ctx)
+    ctx.obj.autostart = False
 
 
 @outbox_group.command("list")
@@ -124,7 +97,7 @@ def drain_command(ctx: click.Context, timeout: float | None) -> None:
 @click.pass_context
 def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: bool, log_level: str) -> None:
     """Deliver a shared outbox file from this process until SIGTERM or Ctrl-C."""
-    _control(ctx)
+    ctx.obj.autostart = False
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 

@@ -1,67 +1,18 @@
-"""The ``emailactions`` command: results as JSON on stdout, errors on stderr."""
+"""The ``emailactions`` command group, its own commands, and ``main``.
+
+Results go as JSON to stdout, errors as the error JSON to stderr (see
+:mod:`.common`). Other commands come from plugins, the CLI's own included.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any, Callable
+from typing import Any, Iterable
 
 import click
 
+from emailactions.cli.common import State, accept_language, fail, no_wait, parse_json, plugin_manager, run_action
 from emailactions.errors import EmailActionsError, InvalidParams
-
-
-class _State:
-    """Global options, and the host built from them on first use."""
-
-    def __init__(self, conf: str | None, config: str | None) -> None:
-        self.source = conf or config
-        self._host: Any = None
-
-    @property
-    def host(self) -> Any:
-        if self._host is None:
-            from emailactions.config import default_config_source
-            from emailactions.host import ActionHost
-
-            self._host = ActionHost(self.source or default_config_source())
-        return self._host
-
-    def close(self) -> None:
-        if self._host is not None:
-            self._host.close()
-
-
-def emit(result: Any) -> None:
-    """Print a result as JSON on stdout."""
-    click.echo(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-
-
-def run_action(ctx: click.Context, call: Callable[[Any], Any]) -> None:
-    """Run ``call(host)``; print its result, or the error JSON and exit 1."""
-    state: _State = ctx.obj
-    try:
-        emit(call(state.host))
-    except EmailActionsError as exc:
-        click.echo(json.dumps(exc.to_dict(), indent=2, ensure_ascii=False, default=str), err=True)
-        ctx.exit(1)
-    finally:
-        state.close()
-
-
-def parse_json(value: str | None, name: str) -> Any:
-    """A JSON option; ``@file`` reads it from a file, ``-`` from stdin."""
-    if value is None:
-        return None
-    try:
-        if value == "-":
-            value = sys.stdin.read()
-        elif value.startswith("@"):
-            with open(value[1:], encoding="utf-8") as fh:
-                value = fh.read()
-        return json.loads(value)
-    except (OSError, ValueError) as exc:
-        raise InvalidParams(f"Option --{name} is not valid JSON: {exc}", param=name) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,19 +28,16 @@ def cli(ctx: click.Context, conf: str | None, config: str | None) -> None:
     """
     if conf and config:
         raise click.UsageError("Give --conf or --config, not both.")
-    ctx.obj = _State(conf, config)
-
-
-_no_wait = click.option("--no-wait", is_flag=True, help="Answer 'Email submitted' (waitForCompletion=false).")
-_accept_language = click.option("--accept-language", metavar="HEADER", help="Preferred locales, as the Accept-Language header.")
+    # main() hands in the plugin manager; the host shares it.
+    ctx.obj = State(conf or config, ctx.obj)
 
 
 @cli.command("action")
 @click.argument("resource")
 @click.argument("action_name", metavar="ACTION")
 @click.option("--params", metavar="JSON", help="Params as JSON; @FILE reads a file, - reads stdin.")
-@_accept_language
-@_no_wait
+@accept_language
+@no_wait
 @click.pass_context
 def action_command(ctx: click.Context, resource: str, action_name: str, params: str | None, accept_language: str | None, no_wait: bool) -> None:
     """Run any action on a resource, with its params as JSON.
@@ -112,7 +60,7 @@ def action_command(ctx: click.Context, resource: str, action_name: str, params: 
 @click.option("--subject", default="", show_default=False)
 @click.option("--body", default="", help="Body text; @FILE reads a file, - reads stdin.")
 @click.option("--type", "type_", default="text/plain", show_default=True, type=click.Choice(["text/plain", "text/html", "text/xml"]))
-@_no_wait
+@no_wait
 @click.pass_context
 def send_command(ctx: click.Context, from_: str | None, to: str | None, cc: str | None, bcc: str | None, subject: str, body: str, type_: str, no_wait: bool) -> None:
     """Send one email, as external/email `send`."""
@@ -142,23 +90,24 @@ def plugins_command(ctx: click.Context) -> None:
     def call(host: Any) -> Any:
         plugins = list_plugins(host.plugin_manager)
         for plugin in plugins:
-            plugin["transports"] = sorted(n for n, (_, p) in host.transport_classes.items() if p == plugin["name"])
-            plugin["engines"] = sorted(n for n, (_, p) in host.engine_classes.items() if p == plugin["name"])
-            plugin["actions"] = sorted(
-                f"{r}/{a}" for r in host.actions.resources() for a in host.actions.actions(r) if host.actions.plugin(r, a) == plugin["name"]
-            )
+            plugin["transports"] = host.transport_classes.names_of(plugin["name"])
+            plugin["engines"] = host.engine_classes.names_of(plugin["name"])
+            plugin["actions"] = host.actions.owned_by(plugin["name"])
         return plugins
 
     run_action(ctx, call)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: add plugin commands, then run."""
-    from emailactions.plugins import get_plugin_manager
+def main(argv: list[str] | None = None, *, plugins: Iterable[object] = ()) -> None:
+    """Entry point: build the one plugin manager, let plugins add commands, then run.
 
+    ``plugins`` are extra plugin objects or modules (an embedding
+    application's, a test's): their commands join the CLI and their other
+    hooks reach the host the commands use, through the same manager.
+    """
     try:
-        get_plugin_manager().hook.register_commands(cli=cli)
+        pm = plugin_manager(plugins)
+        pm.hook.register_commands(cli=cli)
     except EmailActionsError as exc:
-        click.echo(json.dumps(exc.to_dict(), indent=2), err=True)
-        sys.exit(1)
-    cli.main(args=argv, prog_name="emailactions")
+        fail(exc)
+    cli.main(args=argv, prog_name="emailactions", obj=pm)

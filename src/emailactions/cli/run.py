@@ -1,6 +1,6 @@
 """``emailactions run SCRIPT``: run a script file with ``openidm`` in scope.
 
-A built-in plugin adding its command through ``register_commands``, reusing
+A plugin of the CLI's adding its command through ``register_commands``, reusing
 the CLI's JSON output and errors: the script's result goes to stdout as
 JSON, its console and logger lines to stderr, an uncaught error to stderr
 as IDM's error JSON (exit 1).
@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from emailactions.cli.root import _accept_language, _no_wait, parse_json, run_action
+from emailactions.cli.common import accept_language, no_wait, parse_json, run_action
 from emailactions.errors import InvalidParams
 from emailactions.hookspecs import hookimpl
 from emailactions.scripting.base import ScriptLimits
@@ -44,8 +44,8 @@ def _properties(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--time-limit", type=float, default=ScriptLimits.time_limit, show_default=True, help="Seconds before the script is stopped (0: none).")
 @click.option("--memory-limit", type=int, default=ScriptLimits.memory_limit // (1024 * 1024), show_default=True,
               help="MiB the JavaScript engine may use (0: none).")  # fmt: skip
-@_accept_language
-@_no_wait
+@accept_language
+@no_wait
 @click.pass_context
 def run_command(ctx: click.Context, script: str, language: str | None, globals_: str | None, properties: tuple[str, ...],
                 caller: str | None, time_limit: float, memory_limit: int, accept_language: str | None, no_wait: bool) -> None:  # fmt: skip

@@ -1,13 +1,12 @@
 """CLI commands for the REST server: ``serve``, ``hash-password`` and ``api-key``.
 
-A built-in plugin (``register_commands``). It imports no web framework: the
+A plugin of the CLI's (``register_commands``). It imports no web framework: the
 server's libraries load when ``serve`` runs, so every other command works
 without the ``[server]`` extra.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -15,16 +14,11 @@ from typing import Any
 
 import click
 
-from emailactions.cli.root import emit
+from emailactions.cli.common import emit, fail
 from emailactions.errors import EmailActionsError, EngineUnavailable
 from emailactions.hookspecs import hookimpl
 
 log = logging.getLogger("emailactions.server")
-
-
-def _fail(exc: EmailActionsError) -> None:
-    click.echo(json.dumps(exc.to_dict(), indent=2, ensure_ascii=False, default=str), err=True)
-    sys.exit(1)
 
 
 class _Stopped(Exception):
@@ -67,8 +61,7 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
 
         host = state.host
     except EmailActionsError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     settings = host.config.server
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -114,7 +107,7 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from the first line of stdin instead of prompting.")
 def hash_password_command(from_stdin: bool) -> None:
     """Print a scrypt hash of a password for [server.users.NAME] password."""
-    from emailactions.server.passwords import hash_password
+    from emailactions.config.passwords import hash_password
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -128,7 +121,7 @@ def hash_password_command(from_stdin: bool) -> None:
 @click.command("api-key")
 def api_key_command() -> None:
     """Print a new random API key and the SHA-256 to put in [server.api_keys.NAME] key_sha256."""
-    from emailactions.server.passwords import key_digest, new_api_key
+    from emailactions.config.passwords import key_digest, new_api_key
 
     key = new_api_key()
     emit({"key": key, "key_sha256": key_digest(key).hex()})

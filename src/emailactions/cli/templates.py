@@ -1,7 +1,7 @@
 """CLI commands for templates: ``send-template``, ``preview`` and ``templates ...``.
 
-A built-in plugin: it adds its commands through ``register_commands`` like
-any third-party package would, reusing the CLI's JSON output and errors.
+A plugin of the CLI's (registered by it, not by the core): it adds its
+commands through ``register_commands`` like any third-party package would, reusing the CLI's JSON output and errors.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from typing import Any
 
 import click
 
-from emailactions.cli.root import parse_json, run_action
+from emailactions.cli.common import accept_language, no_wait, parse_json, run_action
 from emailactions.hookspecs import hookimpl
 
 _object = click.option("--object", "object_", metavar="JSON", help="The render data ('object'); @FILE reads a file, - reads stdin.")
 _locale = click.option("--locale", metavar="L", help="The _locale param (after Accept-Language).")
-_accept = click.option("--accept-language", metavar="HEADER", help="Preferred locales, as the Accept-Language header.")
 
 
 def _params(**values: Any) -> dict[str, Any]:
@@ -30,8 +29,8 @@ def _params(**values: Any) -> dict[str, Any]:
 @click.option("--from", "from_", metavar="ADDRESS", help="Sender; beats the template's and the config's.")
 @_object
 @_locale
-@_accept
-@click.option("--no-wait", is_flag=True, help="Answer 'Email submitted' (waitForCompletion=false).")
+@accept_language
+@no_wait
 @click.pass_context
 def send_template_command(ctx: click.Context, name: str, to: str | None, cc: str | None, bcc: str | None, from_: str | None,
                           object_: str | None, locale: str | None, accept_language: str | None, no_wait: bool) -> None:  # fmt: skip
@@ -53,7 +52,7 @@ def send_template_command(ctx: click.Context, name: str, to: str | None, cc: str
 @click.option("--template", "inline", metavar="JSON", help="Preview this template (IDM or native JSON) instead of a stored one.")
 @_object
 @_locale
-@_accept
+@accept_language
 @click.pass_context
 def preview_command(ctx: click.Context, name: str | None, inline: str | None, object_: str | None, locale: str | None, accept_language: str | None) -> None:
     """Render the template NAME without sending: subject, from, text, HTML, errors, missing variables."""

@@ -34,6 +34,8 @@ class OutboxConfig:
 
     #: SQLite file; ``None`` is an in-memory outbox (not crash-safe, one process).
     path: Path | None = None
+    #: A ``register_outbox_backends`` name; ``None``: ``sqlite`` with a path, else ``memory``.
+    backend: str | None = None
     #: Delivery threads; ``None`` follows the transport's ``pool_size``
     #: (IDM's ``threadPoolSize``); ``0`` leaves delivery to ``emailactions worker``.
     workers: int | None = None
@@ -102,6 +104,9 @@ class Config:
     groups: Mapping[str, list[Any]] = field(default_factory=dict)
     #: A folder of native templates (``<id>.json``); used instead of ``conf_dir``'s.
     templates_dir: Path | None = None
+    #: ``[templates] store``, a ``register_template_stores`` name; ``None``:
+    #: ``folder`` with ``templates_dir``, ``idm-folder`` with ``conf_dir``, else ``memory``.
+    template_store: str | None = None
     #: Last locale tried for templates, after the request's and the template's.
     default_locale: str = "en"
     #: Where this config came from, for error messages.

@@ -18,7 +18,7 @@ from emailactions.errors import ConfigError
 from emailactions.params.send import Limits
 
 #: The top-level tables.
-SECTIONS = {"email", "transports", "groups", "outbox", "rate_limits", "server"}
+SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server"}
 EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale"}
 
 
@@ -26,8 +26,9 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
     """The native schema (as in ``emailactions.toml``); ``base`` anchors relative paths::
 
         [email]               from, transport, conf, [email.limits]
+        [templates]           store = "idm-folder" | "folder" | "memory" | a plugin's
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
-        [outbox]              path, workers, max_attempts, max_age, backoff, ...
+        [outbox]              path, backend, workers, max_attempts, max_age, backoff, ...
         [rate_limits]         recipient, sender, template, global, on_limit, ...
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
     """
@@ -41,7 +42,9 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
     transport = validate.typed(email.get("transport", "default" if "default" in transports else next(iter(transports))), str, "email.transport")
     if transport not in transports:
         raise ConfigError(f"Config key 'email.transport' names no transport: {transport!r}", key="email.transport")
+    templates = validate.table(data.get("templates", {}), {"store"}, "templates")
     return Config(
+        template_store=validate.typed(templates["store"], str, "templates.store") if "store" in templates else None,
         templates_dir=validate.path(email["templates"], "email.templates", base) if "templates" in email else None,
         default_locale=validate.locale(email.get("default_locale", "en"), "email.default_locale"),
         sender=sender,
@@ -93,6 +96,7 @@ def _outbox(data: Any, base: Path | None) -> OutboxConfig:
     live = partial(validate.seconds, minimum=0.001)
     values = validate.section(data, {
         "path": lambda value, key: validate.path(value, key, base),
+        "backend": lambda value, key: validate.typed(value, str, key),
         "workers": partial(validate.count, minimum=0), "max_attempts": validate.count, "autostart": validate.flag,
         "max_age": validate.seconds, "backoff": validate.seconds, "backoff_max": validate.seconds,
         "lease": live, "poll_interval": live,

@@ -18,7 +18,7 @@ from emailactions.errors import ConfigError
 
 if TYPE_CHECKING:
     # hashlib and secrets cost ~8 ms to import; only configs with users need them.
-    from emailactions.server.passwords import PasswordHash
+    from emailactions.config.passwords import PasswordHash
 
 #: Permission -> what it allows. ``templates`` and ``*`` expand to several.
 PERMISSIONS: dict[str, str] = {
@@ -130,7 +130,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         if "password" not in entry:
             raise ConfigError(f"Config key '{key}.password' is required (a hash from `emailactions hash-password`)", key=f"{key}.password")
         try:
-            from emailactions.server.passwords import parse_hash
+            from emailactions.config.passwords import parse_hash
 
             password = parse_hash(validate.typed(entry["password"], str, f"{key}.password"))
         except ValueError as exc:
@@ -196,7 +196,7 @@ def _key(entry: Mapping[str, Any], key: str) -> bytes:
         plain = validate.typed(entry["key"], str, f"{key}.key")
         if len(plain) < 16:
             raise ConfigError(f"Config key '{key}.key' must be at least 16 characters (use `emailactions api-key`)", key=f"{key}.key")
-        from emailactions.server.passwords import key_digest
+        from emailactions.config.passwords import key_digest
 
         return key_digest(plain)
     hexdigest = validate.typed(entry["key_sha256"], str, f"{key}.key_sha256").lower()

@@ -50,8 +50,13 @@ class Dispatcher:
         """The outbox database (opened on first use)."""
         with self._lock:
             if self._outbox is None:
-                self._outbox = Outbox(self.settings.path, synchronous=self.settings.synchronous)
+                self._outbox = self._open_outbox(self.settings)
             return self._outbox
+
+    def _open_outbox(self, settings: Any) -> Outbox:
+        """An outbox of the ``[outbox] backend``: ``sqlite`` with a path, else ``memory``."""
+        name = settings.backend or ("sqlite" if settings.path is not None else "memory")
+        return self.host.outbox_backends.choose(name, "outbox.backend")(settings)
 
     @property
     def worker(self) -> DeliveryWorker:
@@ -63,7 +68,7 @@ class Dispatcher:
                     # A connection of its own: claims and results need not wait
                     # behind submits, and a lost result commit only means one
                     # more attempt (a duplicate with the same Message-ID).
-                    outbox = Outbox(self.settings.path, synchronous="normal")
+                    outbox = self._open_outbox(replace(self.settings, synchronous="normal"))
                 self._worker = DeliveryWorker(
                     self.host, outbox, self.settings, threads=self.worker_threads(), limiter=self.limiter
                 )
@@ -84,6 +89,11 @@ class Dispatcher:
 
     # -- sending ---------------------------------------------------------
 
+    def prepare(self, message: Message) -> Message:
+        """The ``prepare_message`` stage (signing, headers): its output is what
+        every attempt sends and what the outbox stores."""
+        return self.host.plugin_manager.pipeline("prepare_message", message=message, host=self.host)
+
     def send(self, message: Message, *, template: str | None = None) -> tuple[SendResult, int]:
         """Deliver now; retry temporary failures until ``sync_deadline``.
 
@@ -91,6 +101,7 @@ class Dispatcher:
         answered 4xx are retried alone; those still refused at the deadline
         appear in ``refused``. If nobody accepted it, the last error is raised.
         """
+        message = self.prepare(message)
         if self.limiter is not None:
             self.limiter.acquire(message, template)
         deadline = time.monotonic() + self.settings.sync_deadline
@@ -146,6 +157,7 @@ class Dispatcher:
         Over a rate limit, ``on_limit = "refuse"`` raises 429 (nothing stored);
         ``"defer"`` stores it due when the limit frees up, counted then.
         """
+        message = self.prepare(message)
         delay, rate_check = 0.0, False
         if self.limiter is not None:
             try:

@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from emailactions.errors import DuplicateRegistration, PluginError, ScriptNotFound, UnknownLanguage
+from emailactions.errors import DuplicateRegistration, ScriptNotFound, UnknownLanguage
+from emailactions.registry import Registry
 from emailactions.scripting.base import Console, ScriptLanguage, ScriptLimits, ScriptRun
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,35 +23,26 @@ class Scripting:
     def __init__(self, host: "ActionHost") -> None:
         self.host = host
         #: language name -> (ScriptLanguage subclass, plugin that registered it)
-        self.language_classes: dict[str, tuple[type[ScriptLanguage], str]] = {}
+        self.language_classes: Registry[type[ScriptLanguage]] = Registry("script language", base=ScriptLanguage)
         #: ".js" -> language name
         self.extensions: dict[str, str] = {}
         self._languages: dict[str, ScriptLanguage] = {}
         self._lock = threading.Lock()
-        host._call_register(host.hook.register_script_languages, self._add)
+        host.hook.register_script_languages(register=self._add)
 
     def _add(self, name: str, cls: type[ScriptLanguage], plugin: str = "") -> None:
-        if name in self.language_classes:
-            raise DuplicateRegistration(
-                f"Script language {name!r} is registered by {self.language_classes[name][1]!r} and {plugin!r}",
-                language=name,
-                plugin=plugin,
-            )
-        if not (isinstance(cls, type) and issubclass(cls, ScriptLanguage)):
-            raise PluginError(f"Plugin {plugin!r} registered language {name!r} that is not a ScriptLanguage", plugin=plugin)
+        self.language_classes.add(name, cls, plugin, language=name)
+        # A file extension picks one language: a second claim is a collision too.
         for ext in cls.extensions:
             ext = ext.lower()
-            if ext in self.extensions:
+            if self.extensions.setdefault(ext, name) != name:
                 owner = self.extensions[ext]
                 raise DuplicateRegistration(
-                    f"File extension {ext!r} is claimed by language {owner!r} ({self.language_classes[owner][1]!r}) "
+                    f"File extension {ext!r} is claimed by language {owner!r} ({self.language_classes.plugin(owner)!r}) "
                     f"and {name!r} ({plugin!r})",
                     language=name,
                     plugin=plugin,
                 )
-        self.language_classes[name] = (cls, plugin)
-        for ext in cls.extensions:
-            self.extensions[ext.lower()] = name
 
     def language(self, name: str) -> ScriptLanguage:
         """The (one per host) instance of language ``name``."""
@@ -60,7 +52,7 @@ class Scripting:
             )
         with self._lock:
             if name not in self._languages:
-                self._languages[name] = self.language_classes[name][0]()
+                self._languages[name] = self.language_classes.value(name)()
             return self._languages[name]
 
     def close(self) -> None:

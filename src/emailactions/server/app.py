@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from emailactions.errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
+from emailactions.plugins import PluginManager, shared_plugin_manager
+from emailactions.registry import Registry
 from emailactions.server.auth import Authenticator, Principal
 from emailactions.server.protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, printable, public_error
 from emailactions.config.server import ServerConfig
@@ -36,6 +38,8 @@ except ImportError as exc:  # pragma: no cover - exercised by installing without
 
 log = logging.getLogger("emailactions.server")
 
+#: The server's own plugins: the API dialects that ship with emailactions.
+SERVER_PLUGINS = ("emailactions.server.idm", "emailactions.server.fusionauth", "emailactions.server.openapi")
 #: Headers every response carries: nothing here is cacheable or sniffable.
 _COMMON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -200,11 +204,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, error)
 
 
-def endpoints() -> list[Endpoint]:
-    """Every route: IDM's, FusionAuth's, and the OpenAPI document."""
-    from emailactions.server import fusionauth, idm, openapi
+def endpoints(plugin_manager: PluginManager | None = None) -> list[Endpoint]:
+    """Every route the ``register_api_routes`` hook gives, in the order given:
+    IDM's, FusionAuth's, the OpenAPI document's, and any plugin's.
 
-    return [*idm.ENDPOINTS, *fusionauth.ENDPOINTS, *openapi.ENDPOINTS]
+    The server's own route modules join the manager here (once): they import
+    Starlette, which the core never loads. Without a manager, the built-ins only.
+    """
+    pm = plugin_manager or shared_plugin_manager(load_entry_points=False)
+    pm.register_builtins(SERVER_PLUGINS)
+    table: list[Endpoint] = []
+    taken: Registry[Endpoint] = Registry("API route", label=lambda name: f"API route {name}")
+
+    def register(endpoint: Endpoint, plugin: str = "") -> None:
+        for method in endpoint.methods:
+            taken.add(f"{method} {endpoint.path}", endpoint, plugin)
+        table.append(endpoint)
+
+    pm.hook.register_api_routes(register=register)
+    return table
 
 
 def create_app(host: Any, *, settings: ServerConfig | None = None, close_host: bool = False) -> Starlette:
@@ -223,7 +241,7 @@ def create_app(host: Any, *, settings: ServerConfig | None = None, close_host: b
             log.info("shutting down: stopping delivery; undelivered mail stays in the outbox")
             await run_in_threadpool(host.close)
 
-    routes = [Route(e.path, _endpoint(state, e), methods=list(e.methods)) for e in endpoints()]
+    routes = [Route(e.path, _endpoint(state, e), methods=list(e.methods)) for e in endpoints(host.plugin_manager)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
     app.state.emailactions = state
     return app

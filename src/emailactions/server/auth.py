@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from emailactions.errors import NotAuthenticated, PermissionDenied
-from emailactions.server.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
+from emailactions.config.passwords import SCRYPT_N, SCRYPT_P, SCRYPT_R, PasswordHash, key_digest
 from emailactions.server.protocol import printable
 from emailactions.config.server import ANONYMOUS, ServerConfig
 from emailactions.server.throttle import ApiLimiter

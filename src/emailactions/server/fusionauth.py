@@ -14,6 +14,7 @@ from emailactions.errors import InvalidParams, RenderError
 from emailactions.locales.tags import normalize
 from emailactions.params.template import TemplateRequest
 from emailactions.templates.model import Template
+from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import json_object, only_params, query_bool, query_int
 from emailactions.services.email import EmailService
@@ -295,3 +296,10 @@ ENDPOINTS = [
     Endpoint("/api/email/template/{id}", ("DELETE",), delete),
     Endpoint("/api/email/send/{id}", ("POST",), send),
 ]
+
+
+@hookimpl
+def register_api_routes(register: Any) -> None:
+    """FusionAuth's email-template routes, as any API dialect adds its own."""
+    for endpoint in ENDPOINTS:
+        register(endpoint)

@@ -11,6 +11,7 @@ from typing import Any
 
 from emailactions.errors import InvalidParams, TemplateExists, TemplateNotFound
 from emailactions.templates.model import Template
+from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import check_api_version, json_object, only_params, query_bool, query_int
 
@@ -187,3 +188,10 @@ ENDPOINTS = [
     Endpoint("/openidm/config/emailTemplate/{name}", ("DELETE",), template_delete),
     Endpoint("/openidm/info/ping", ("GET",), ping, public=True),
 ]
+
+
+@hookimpl
+def register_api_routes(register: Any) -> None:
+    """IDM's routes, as any API dialect adds its own."""
+    for endpoint in ENDPOINTS:
+        register(endpoint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
 
 #: The stable path of the document.
@@ -202,3 +203,10 @@ async def serve_document(call: Call) -> Reply:
 
 
 ENDPOINTS = [Endpoint(PATH, ("GET",), serve_document, public=True)]
+
+
+@hookimpl
+def register_api_routes(register: Any) -> None:
+    """The OpenAPI document's route, as any API dialect adds its own."""
+    for endpoint in ENDPOINTS:
+        register(endpoint)

@@ -17,9 +17,7 @@ from emailactions.params.addresses import check_header_text
 from emailactions.engines.base import TemplateEngine, plain_data
 from emailactions.errors import InvalidParams, PluginError, RenderError, TemplateError
 from emailactions.locales.tags import candidates
-from emailactions.templates.stores.folder import FolderStore
 from emailactions.templates.model import Localized, Template
-from emailactions.templates.stores.memory import MemoryStore
 from emailactions.templates.stores.base import TemplateStore
 from emailactions.templates.stores.checked import CheckedStore
 
@@ -58,13 +56,11 @@ class Templates:
     def __init__(self, host: Any) -> None:
         self.host = host
         config = host.config
-        store: TemplateStore
-        if config.templates_dir is not None:
-            store = FolderStore(config.templates_dir, layout="native")
-        elif config.conf_dir is not None:
-            store = FolderStore(config.conf_dir, layout="idm")
-        else:
-            store = MemoryStore()
+        # The one place a store is chosen: [templates] store, else what today's keys imply.
+        name = config.template_store or (
+            "folder" if config.templates_dir is not None else "idm-folder" if config.conf_dir is not None else "memory"
+        )
+        store: TemplateStore = host.template_stores.choose(name, "templates.store")(config)
         #: The one door to the templates: reads, and writes that compile first.
         self.store = CheckedStore(store, self.check)
         self._engines: dict[str, TemplateEngine] = {}

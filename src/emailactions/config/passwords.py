@@ -1,4 +1,4 @@
-"""Password and API-key hashing for ``[server]`` credentials (stdlib only).
+"""Password and API-key hashing for ``[server]`` credentials (stdlib only; config checks them at load).
 
 Password hashes use werkzeug's format, so hashes made by Flask tooling work
 too: ``scrypt:N:r:p$salt$hexdigest`` (what we make) and

@@ -1,0 +1,70 @@
+"""TransportPool: transport options are refused when the host is built, naming the full key."""
+
+from __future__ import annotations
+
+import pytest
+
+from emailactions import ActionHost, ConfigError, UnknownTransport
+from emailactions.delivery.pool import check_options
+from support.smtp_server import free_port
+
+
+def host(**transports):
+    return ActionHost({"email": {"from": "a@example.com", "transport": next(iter(transports))}, "transports": transports},
+                      load_entry_points=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "options, key",
+    [
+        ({"backend": "pigeon"}, "transports.relay.backend"),
+        ({"backend": "smtp", "hots": "mail.example.com"}, "transports.relay.hots"),
+        ({"backend": "file"}, "transports.relay.path"),
+        ({"backend": "smtp", "port": "25"}, "transports.relay.port"),
+        ({"backend": "smtp", "ssl": 1}, "transports.relay.ssl"),
+        ({"backend": "smtp", "timeout": True}, "transports.relay.timeout"),
+        ({"backend": "smtp", "username": ["u"]}, "transports.relay.username"),
+        ({"backend": "file", "path": 3}, "transports.relay.path"),
+    ],
+)
+def test_bad_options_are_refused_when_the_host_is_built(options, key):
+    with pytest.raises(ConfigError) as info:
+        host(relay=options)
+    assert info.value.key == key
+
+
+def test_an_unknown_backend_lists_the_installed_ones():
+    with pytest.raises(UnknownTransport) as info:
+        host(relay={"backend": "pigeon"})
+    assert "'pigeon'" in info.value.message and "smtp" in info.value.message and info.value.detail["transport"] == "pigeon"
+
+
+def test_every_alias_is_checked_not_only_the_default():
+    with pytest.raises(ConfigError) as info:
+        host(default={"backend": "memory"}, spare={"backend": "smtp", "port": "587"})
+    assert info.value.key == "transports.spare.port"
+
+
+def test_good_options_pass_and_transports_open_on_first_use(tmp_path):
+    # Nothing listens on this port: building the host must not connect.
+    relay = {"backend": "smtp", "host": "127.0.0.1", "port": free_port(), "timeout": 5, "connect_timeout": 1.5, "verify": False}
+    h = host(relay=relay, out={"backend": "file", "path": str(tmp_path / "out")})
+    assert not (tmp_path / "out").exists()  # not opened yet
+    assert h.transport("out") is h.transport("out")
+    assert (tmp_path / "out").is_dir()
+    h.close()
+    with pytest.raises(ConfigError) as info:
+        h.transport("nowhere")
+    assert info.value.key == "transports.nowhere"
+
+
+def test_check_options_reads_signatures_and_annotations():
+    def factory(*, url: str, retries: int = 3, ratio: float = 1.0, mode: str | None = None, extra: object = None):
+        return None
+
+    check_options(factory, {"url": "http://x", "retries": 2, "ratio": 2, "mode": None, "extra": True}, "t.a", what="transport 't'")
+    for options, key in [({}, "t.a.url"), ({"url": "u", "retries": 2.5}, "t.a.retries"), ({"url": "u", "ratio": "1"}, "t.a.ratio"),
+                         ({"url": "u", "retries": False}, "t.a.retries"), ({"url": "u", "colour": 1}, "t.a.colour")]:  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            check_options(factory, options, "t.a", what="transport 't'")
+        assert info.value.key == key
