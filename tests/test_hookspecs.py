@@ -243,12 +243,21 @@ def test_hook_register_template_stores(tmp_path):
 
     welcome = from_dict({"enabled": True, "from": "", "subject": {"en": "Hi {{object.name}}"}, "message": {"en": "Hello"}}, "welcome")
 
+    class Fixed(MemoryStore):
+        """A read-only store holding one template (a plugin's own storage)."""
+
+        def _load(self, template_id):
+            return welcome if template_id == "welcome" else None
+
+        def _ids(self):
+            return ["welcome"]
+
     class Stores:
         __name__ = "stores-plugin"
 
         @hookimpl
         def register_template_stores(self, register):
-            register("fixed", lambda config: MemoryStore([welcome]))
+            register("fixed", lambda config: Fixed())
 
     config = {"email": {"from": "a@example.com"}, "templates": {"store": "fixed"}, "transports": {"default": {"backend": "memory"}}}
     host = ActionHost(config, load_entry_points=False, plugins=[Stores()])
@@ -264,7 +273,7 @@ def test_hook_register_template_stores(tmp_path):
         ({"email": {"conf": str(tmp_path), "templates": str(tmp_path / "native")}}, (FolderStore, "native")),
         ({"email": {"conf": str(tmp_path)}, "templates": {"store": "memory"}}, (MemoryStore, None)),
     ]:
-        store = ActionHost(data, load_entry_points=False).templates.store
+        store = ActionHost(data, load_entry_points=False).templates.store.backend  # behind the compile check
         assert (type(store), getattr(store, "layout", None)) == expected, data
     for data, key in [({"templates": {"store": "nosuch"}}, "templates.store"), ({"templates": {"store": "folder"}}, "email.templates")]:
         with pytest.raises(ConfigError) as info:

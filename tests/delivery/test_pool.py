@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emailactions import ActionHost, ConfigError, UnknownTransport
-from emailactions.delivery.pool import check_options
+from emailactions.config.validate import check_options
 from support.smtp_server import free_port
 
 
@@ -62,9 +62,9 @@ def test_check_options_reads_signatures_and_annotations():
     def factory(*, url: str, retries: int = 3, ratio: float = 1.0, mode: str | None = None, extra: object = None):
         return None
 
-    check_options(factory, {"url": "http://x", "retries": 2, "ratio": 2, "mode": None, "extra": True}, "t.a", what="transport 't'")
+    check_options(factory, {"url": "http://x", "retries": 2, "ratio": 2, "mode": None, "extra": True}, "t.a")
     for options, key in [({}, "t.a.url"), ({"url": "u", "retries": 2.5}, "t.a.retries"), ({"url": "u", "ratio": "1"}, "t.a.ratio"),
                          ({"url": "u", "retries": False}, "t.a.retries"), ({"url": "u", "colour": 1}, "t.a.colour")]:  # fmt: skip
         with pytest.raises(ConfigError) as info:
-            check_options(factory, options, "t.a", what="transport 't'")
+            check_options(factory, options, "t.a")
         assert info.value.key == key
