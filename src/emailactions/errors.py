@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Mapping, NamedTuple, TypeVar
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 # The reason phrases IDM puts beside each code (http.HTTPStatus, without
 # importing the http package on every start).
@@ -141,7 +141,7 @@ def refusals_dict(refused: Mapping[str, Refusal]) -> dict[str, dict[str, Any]]:
     return {address: {"code": reply.code, "message": reply.text} for address, reply in refused.items()}
 
 
-class _Context(Generic[T]):
+class _Context(Generic[_T]):
     """A context attribute of an error, read from and written to ``detail``.
 
     ``detail`` stays the one record, so an attribute never disagrees with
@@ -151,12 +151,12 @@ class _Context(Generic[T]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, error: "EmailActionsError | None", owner: type | None = None) -> T | None:
+    def __get__(self, error: "EmailActionsError | None", owner: type | None = None) -> _T | None:
         if error is None:
             return self  # type: ignore[return-value]  # on the class: the descriptor, for introspection
         return error.detail.get(self.name)
 
-    def __set__(self, error: "EmailActionsError", value: T | None) -> None:
+    def __set__(self, error: "EmailActionsError", value: _T | None) -> None:
         if value is None:
             error.detail.pop(self.name, None)
         else:
