@@ -1,4 +1,4 @@
-"""Every exception emailactions raises, in one hierarchy.
+"""Every exception emailactions raises, in one hierarchy, and the refusals they carry.
 
 ::
 
@@ -43,11 +43,20 @@
 ``code`` is the HTTP-like status IDM puts in its error body; ``kind`` is a
 stable string for scripts that treat errors as data. ``to_dict()`` gives IDM's
 shape ``{"code", "reason", "message", "detail"}``.
+
+Context travels in ``detail``, the one record of it (what ``to_dict`` sends,
+in the order the raiser gave it); each class declares the context code may
+read as typed attributes over it (``InvalidParams.param``,
+``TransportError.permanent``...). A refused recipient is a :class:`Refusal`
+wherever it travels; ``refusals_dict`` is its one conversion to the shape
+results and error bodies show.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, Mapping, NamedTuple, TypeVar
+
+_T = TypeVar("_T")
 
 # The reason phrases IDM puts beside each code (http.HTTPStatus, without
 # importing the http package on every start).
@@ -96,7 +105,62 @@ __all__ = [
     "ScriptNotFound",
     "ScriptTimeout",
     "ScriptMemoryError",
+    "Refusal",
+    "Refusals",
+    "refusals_dict",
 ]
+
+
+class Refusal(NamedTuple):
+    """A recipient the server refused: its SMTP reply code and text.
+
+    A tuple, so it is stored as ``[code, text]`` JSON as it always was.
+    """
+
+    code: int
+    text: str
+
+    @classmethod
+    def of(cls, reply: Any) -> "Refusal":
+        """From any shape a refusal arrives in: ``(code, text)``, stored
+        ``[code, text]``, or the result shape ``{"code", "message"}``."""
+        if isinstance(reply, cls):
+            return reply
+        if isinstance(reply, Mapping):
+            return cls(int(reply.get("code", 0)), str(reply.get("message", "")))
+        code, text = reply
+        return cls(int(code), str(text))
+
+
+#: Refused recipients: address -> the server's reply.
+Refusals = dict[str, Refusal]
+
+
+def refusals_dict(refused: Mapping[str, Refusal]) -> dict[str, dict[str, Any]]:
+    """Refusals in the shape of results and error bodies: ``{addr: {"code": 550, "message": "..."}}``."""
+    return {address: {"code": reply.code, "message": reply.text} for address, reply in refused.items()}
+
+
+class _Context(Generic[_T]):
+    """A context attribute of an error, read from and written to ``detail``.
+
+    ``detail`` stays the one record, so an attribute never disagrees with
+    the error body, even when a caller adds context on the way up.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, error: "EmailActionsError | None", owner: type | None = None) -> _T | None:
+        if error is None:
+            return self  # type: ignore[return-value]  # on the class: the descriptor, for introspection
+        return error.detail.get(self.name)
+
+    def __set__(self, error: "EmailActionsError", value: _T | None) -> None:
+        if value is None:
+            error.detail.pop(self.name, None)
+        else:
+            error.detail[self.name] = value
 
 
 class EmailActionsError(Exception):
@@ -108,15 +172,8 @@ class EmailActionsError(Exception):
     def __init__(self, message: str, **detail: Any) -> None:
         super().__init__(message)
         self.message = message
-        #: Context for scripts and logs (param, transport, template, ...).
+        #: Context for scripts and logs (param, transport, template, ...), JSON-ready.
         self.detail = {k: v for k, v in detail.items() if v is not None}
-
-    def __getattr__(self, name: str) -> Any:
-        # Context attributes (``err.param``, ``err.transport``) read from detail.
-        try:
-            return self.__dict__["detail"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     @property
     def reason(self) -> str:
@@ -141,6 +198,9 @@ class ConfigError(EmailActionsError):
 
     kind = "config_error"
 
+    #: The dotted config key at fault (``transports.default.port``).
+    key = _Context[str]()
+
 
 class UnknownTransport(ConfigError):
     """The configured transport backend is not registered by any plugin."""
@@ -153,11 +213,18 @@ class EngineUnavailable(ConfigError):
 
     kind = "engine_unavailable"
 
+    #: The template engine or script language whose library is missing.
+    engine = _Context[str]()
+    language = _Context[str]()
+
 
 class PluginError(EmailActionsError):
     """A plugin misbehaved while registering or running."""
 
     kind = "plugin_error"
+
+    #: The plugin at fault.
+    plugin = _Context[str]()
 
 
 class DuplicateRegistration(PluginError):
@@ -171,6 +238,9 @@ class ActionError(EmailActionsError):
 
     code = 400
     kind = "bad_request"
+
+    #: The param at fault, as the caller named it, when one is.
+    param = _Context[str]()
 
 
 class UnknownResource(ActionError):
@@ -192,6 +262,9 @@ class UnknownAction(ActionError):
 
     kind = "unknown_action"
 
+    #: The actions the resource does offer.
+    valid = _Context[list]()
+
 
 class ForbiddenOperation(ActionError):
     """A verb other than ``action`` on a service that only takes actions."""
@@ -204,6 +277,11 @@ class InvalidParams(ActionError):
     """A parameter is missing, mistyped or malformed; names it in ``param``."""
 
     kind = "invalid_params"
+
+    #: What is wrong with it, where inside it (``object.user``), and params nobody knows.
+    problem = _Context[str]()
+    path = _Context[str]()
+    unknown = _Context[list]()
 
 
 class TooLarge(ActionError):
@@ -247,6 +325,13 @@ class RateLimited(EmailActionsError):
     code = 429
     kind = "rate_limited"
 
+    #: Seconds until the limit lets the request through.
+    retry_after = _Context[float]()
+    #: What is limited (``sender``, ``template``...), whose counter, and the limit hit.
+    scope = _Context[str]()
+    key = _Context[str]()
+    limit = _Context[str]()
+
 
 class OutboxError(EmailActionsError):
     """The outbox database cannot be opened, read or written; names its ``path``."""
@@ -266,6 +351,11 @@ class TemplateError(EmailActionsError):
 
     code = 400
     kind = "template_error"
+
+    #: The template id at fault, and the engine or field in it that is.
+    template = _Context[str]()
+    engine = _Context[str]()
+    key = _Context[str]()
 
 
 class TemplateNotFound(TemplateError):
@@ -293,12 +383,26 @@ class RenderError(TemplateError):
 
     kind = "render_error"
 
+    #: The part that failed (``subject``, ``html``...) and the line in it, when known.
+    part = _Context[str]()
+    line = _Context[int]()
+
 
 class TransportError(EmailActionsError):
     """Delivery failed after the message was composed."""
 
     code = 502
     kind = "transport_error"
+
+    #: The transport alias that failed.
+    transport = _Context[str]()
+    #: The server's reply code: 4xx is temporary, 5xx permanent (RFC 5321 4.2.1).
+    smtp_code = _Context[int]()
+    #: Said by a transport that knows better than a reply code: True fails at
+    #: once, False is retried (``emailactions.delivery.retry`` decides).
+    permanent = _Context[bool]()
+    #: Where in the session it failed (``connect``, ``DATA``...).
+    stage = _Context[str]()
 
 
 class ConnectError(TransportError):
@@ -338,6 +442,13 @@ class RecipientsRefused(TransportError):
 
     kind = "recipients_refused"
 
+    def __init__(self, message: str, **detail: Any) -> None:
+        #: Each refused address and the server's reply.
+        self.refused: Refusals = {a: Refusal.of(r) for a, r in (detail.get("refused") or {}).items()}
+        if "refused" in detail:  # same place in the body as the raiser gave it
+            detail["refused"] = refusals_dict(self.refused)
+        super().__init__(message, **detail)
+
 
 class ScriptError(EmailActionsError):
     """A script failed: it threw, did not compile, or broke a limit.
@@ -349,6 +460,11 @@ class ScriptError(EmailActionsError):
     """
 
     kind = "script_error"
+
+    #: The script, and where in it the error was raised, when known.
+    script = _Context[str]()
+    line = _Context[int]()
+    stack = _Context[str]()
 
     def __init__(self, message: str, *, code: int | None = None, **detail: Any) -> None:
         super().__init__(message, **detail)

@@ -109,17 +109,17 @@ class SentMail:
     @property
     def locale(self) -> str | None:
         """The locale a template send resolved to (None for ``send``)."""
-        return (self.message.meta or {}).get("locale")
+        return self.message.info.locale
 
     @property
     def locales(self) -> dict[str, str]:
         """Locale per template part (``{"subject": "fr", "html": "fr"}``)."""
-        return dict((self.message.meta or {}).get("locales") or {})
+        return dict(self.message.info.locales)
 
     @property
     def template(self) -> str | None:
         """The template id of a ``sendTemplate``, else None."""
-        return (self.message.meta or {}).get("template")
+        return self.message.info.template
 
     def __repr__(self) -> str:
         return f"<SentMail to={self.recipients} subject={self.subject!r} locale={self.locale!r}>"
@@ -229,7 +229,7 @@ class Outbox:
     @property
     def locales(self) -> list[str | None]:
         """The resolved locale of every message (None for plain sends)."""
-        return [(m.meta or {}).get("locale") for m in self._transport.outbox]
+        return [m.info.locale for m in self._transport.outbox]
 
     def find(self, **criteria: Criterion) -> list[SentMail]:
         """Sent mails matching every criterion (see the class docstring)."""

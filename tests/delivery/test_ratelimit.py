@@ -7,6 +7,7 @@ import pytest
 
 from emailactions import ActionHost, ConfigError, RateLimited
 from emailactions.mime.compose import compose
+from emailactions.mime.message import MessageInfo
 from emailactions.config import DEFAULT_RECIPIENT_LIMIT, from_mapping
 from emailactions.delivery.ratelimit import normalize_address
 from emailactions.params.send import parse_send
@@ -157,7 +158,7 @@ def message(sender="openidm@example.com", to="user@example.com", template=None):
     if template is not None:
         from dataclasses import replace
 
-        msg = replace(msg, meta={"template": template})
+        msg = replace(msg, info=MessageInfo(template=template))
     return msg
 
 

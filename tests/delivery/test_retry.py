@@ -14,9 +14,10 @@ from emailactions.errors import (
     RecipientsRefused,
     SMTPUTF8Unsupported,
     TLSError,
+    Refusal,
     TransportError,
 )
-from emailactions.delivery.retry import Backoff, is_temporary, refusals_of, split_refusals
+from emailactions.delivery.retry import Backoff, classify, is_temporary, refusals_of, split_refusals
 
 
 @pytest.mark.parametrize(
@@ -76,3 +77,23 @@ def test_classify_sorts_one_attempt():
     partial = RecipientsRefused("all refused", refused={"b@example.com": {"code": 452, "message": "full"}, "c@example.com": {"code": 550, "message": "gone"}})
     outcome = classify(["b@example.com", "c@example.com"], error=partial)
     assert outcome.retry == {"b@example.com": (452, "full")} and outcome.refused == {"c@example.com": (550, "gone")}
+
+
+def test_decisions_follow_the_typed_attributes():
+    error = TransportError("DATA 451", smtp_code=451)
+    assert is_temporary(error)
+    error.permanent = True  # a caller that knows better, after the fact
+    assert not is_temporary(error) and error.to_dict()["detail"]["permanent"] is True
+    outcome = classify(["a@x.org", "b@x.org"], error=error)
+    assert outcome.retry == {} and outcome.refused == {"a@x.org": Refusal(451, "DATA 451"), "b@x.org": Refusal(451, "DATA 451")}
+    assert all(type(r) is Refusal for r in outcome.refused.values())
+
+
+def test_classify_sorts_a_results_refusals_into_typed_retries_and_failures():
+    from emailactions.transports.base import SendResult
+
+    result = SendResult("<m@x.org>", "s@x.org", ["a@x.org"], {"b@x.org": (452, "full"), "c@x.org": (550, "gone")})
+    outcome = classify(["a@x.org", "b@x.org", "c@x.org"], result)
+    assert outcome.accepted == ["a@x.org"]
+    assert outcome.retry == {"b@x.org": Refusal(452, "full")} and outcome.refused == {"c@x.org": Refusal(550, "gone")}
+    assert result.to_dict()["refused"] == {"b@x.org": {"code": 452, "message": "full"}, "c@x.org": {"code": 550, "message": "gone"}}

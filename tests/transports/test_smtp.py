@@ -234,6 +234,22 @@ class TestSMTPPipelined(TestSMTP):
         assert len(self.server.messages) == 1
 
 
+    def test_refusals_are_typed_in_results_and_errors(self):
+        from emailactions import RecipientsRefused
+        from emailactions.errors import Refusal
+
+        self.server.handler.rcpt_reply = lambda a: "452 4.2.2 full" if a.startswith("user") else None
+        with self.make_transport() as transport:
+            [refusal] = transport.send(make_message()).refused.values()
+            assert type(refusal) is Refusal and (refusal.code, refusal.text) == (452, "4.2.2 full")
+            self.server.handler.rcpt_reply = lambda a: "550 5.1.1 unknown"
+            with pytest.raises(RecipientsRefused) as info:
+                transport.send(make_message(1))
+        assert all(type(r) is Refusal for r in info.value.refused.values())
+        assert info.value.refused["audit@example.com"] == Refusal(550, "5.1.1 unknown")
+        assert info.value.to_dict()["detail"]["refused"]["user1@example.com"] == {"code": 550, "message": "5.1.1 unknown"}
+
+
 def test_pipelining_can_be_turned_off(smtp_server):
     smtp_server.handler.pipelining = True
     transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port, pipelining=False)

@@ -39,8 +39,8 @@ def _run(send: Send, address: str, build: Callable[[], Message]) -> dict[str, An
         return {"address": address, "status": "failed", "error": error.to_dict()}
     status = "submitted" if result.get("message") == "Email submitted" else "sent"
     outcome = {"address": address, "status": status, **{k: result[k] for k in _KEPT if result.get(k)}}
-    if message.meta and message.meta.get("locale"):
-        outcome["locale"] = message.meta["locale"]
+    if message.info.locale:
+        outcome["locale"] = message.info.locale
     return outcome
 
 

@@ -14,12 +14,12 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, TransportError
+from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, Refusals, TransportError
 from emailactions.mime.message import Message
 from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.outbox.entry import iso_time
 from emailactions.delivery.ratelimit import RateLimiter, build
-from emailactions.delivery.retry import Backoff, Refusals, classify
+from emailactions.delivery.retry import Backoff, classify
 from emailactions.transports.base import SendResult
 from emailactions.delivery.outbox.worker import DeliveryWorker
 
@@ -135,15 +135,12 @@ class Dispatcher:
                 continue
             refused.update(outcome.retry)
             if error is None or accepted:
-                transport = result.transport if result is not None else error.detail.get("transport")  # type: ignore[union-attr]
+                transport = result.transport if result is not None else error.transport  # type: ignore[union-attr]
                 response = result.response if result is not None else None
                 return self._merged(message, accepted, refused, transport, response), attempt
             if isinstance(error, RecipientsRefused) and attempt > 1:
                 # Report every recipient's last reply, not only the last attempt's.
-                raise RecipientsRefused(
-                    error.message, transport=error.detail.get("transport"),
-                    refused={a: {"code": c, "message": m} for a, (c, m) in refused.items()},
-                ) from error  # fmt: skip
+                raise RecipientsRefused(error.message, transport=error.transport, refused=refused) from error
             raise error
 
     @staticmethod
@@ -163,7 +160,7 @@ class Dispatcher:
             try:
                 self.limiter.acquire(message, template)
             except RateLimited as exc:
-                delay, rate_check = float(exc.detail["retry_after"]), True
+                delay, rate_check = float(exc.retry_after or 0), True
                 # A deferral past max_age could only end in "failed": say so now.
                 if self.host.config.rate_limits.on_limit != "defer" or delay >= self.settings.max_age:
                     raise

@@ -1,9 +1,9 @@
 """Retry policy: which delivery failures are temporary, and when to try again.
 
-Decisions rest on error attributes only (``smtp_code``, ``refused``, the
-error class), so transports need not know about retries, and a third-party
-transport can steer them by putting ``permanent=True`` (or an ``smtp_code``)
-in its error's detail.
+Decisions rest on typed error attributes only (``TransportError.permanent``,
+``smtp_code``, ``RecipientsRefused.refused``, the error class), so
+transports need not know about retries, and a third-party transport steers
+them by raising its error with ``permanent=True`` (or an ``smtp_code``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from emailactions.errors import EmailActionsError, RecipientsRefused, SMTPUTF8Unsupported
-
-#: A refused recipient: address -> (SMTP code, server text).
-Refusals = dict[str, tuple[int, str]]
+from emailactions.errors import EmailActionsError, RecipientsRefused, Refusal, Refusals, SMTPUTF8Unsupported, TransportError
 
 
 def is_temporary_code(code: int) -> bool:
@@ -32,14 +29,14 @@ def is_temporary(error: EmailActionsError) -> bool:
     failures are treated as temporary too, as Postfix does, because they are
     fixed by an operator, not by the sender, and the mail should wait for the fix.
     """
-    explicit = error.detail.get("permanent")
-    if isinstance(explicit, bool):
-        return not explicit
-    code = error.detail.get("smtp_code")
-    if isinstance(code, int):
-        return is_temporary_code(code)
+    if isinstance(error, TransportError):
+        # isinstance, not "is not None": a plugin's sloppy value is ignored, not trusted.
+        if isinstance(error.permanent, bool):
+            return not error.permanent
+        if isinstance(error.smtp_code, int):
+            return is_temporary_code(error.smtp_code)
     if isinstance(error, RecipientsRefused):
-        return bool(split_refusals(refusals_of(error))[0])
+        return bool(split_refusals(error.refused)[0])
     if isinstance(error, SMTPUTF8Unsupported):
         return False  # the relay lacks a capability; asking again changes nothing
     # ConnectError, DeliveryTimeout, TLSError, AuthError, other transport
@@ -67,25 +64,23 @@ def classify(recipients: Sequence[str], result: Any = None, error: EmailActionsE
     if error is None:
         temporary, permanent = split_refusals(result.refused)
         return Outcome(list(result.accepted), temporary, permanent)
-    if isinstance(error, RecipientsRefused):
-        temporary, permanent = split_refusals(refusals_of(error))
+    refused = refusals_of(error)
+    if refused:
+        temporary, permanent = split_refusals(refused)
         return Outcome([], temporary, permanent, error)
-    reply = (int(error.detail.get("smtp_code") or 0), error.message)
-    everyone = {address: reply for address in recipients}
+    everyone = dict.fromkeys(recipients, reply_of(error))
     return Outcome([], everyone, {}, error) if is_temporary(error) else Outcome([], {}, everyone, error)
 
 
 def refusals_of(error: EmailActionsError) -> Refusals:
-    """The per-recipient replies a ``RecipientsRefused`` carries."""
-    refused = error.detail.get("refused") or {}
-    return {addr: _pair(reply) for addr, reply in refused.items()}
+    """The per-recipient replies an error carries (a ``RecipientsRefused``'s), else none."""
+    return error.refused if isinstance(error, RecipientsRefused) else {}
 
 
-def _pair(reply: Any) -> tuple[int, str]:
-    if isinstance(reply, Mapping):
-        return int(reply.get("code", 0)), str(reply.get("message", ""))
-    code, text = reply
-    return int(code), str(text)
+def reply_of(error: EmailActionsError) -> Refusal:
+    """The refusal an error stands for, for each recipient it kept the message from."""
+    code = error.smtp_code if isinstance(error, TransportError) else None
+    return Refusal(code if isinstance(code, int) else 0, error.message)
 
 
 def split_refusals(refused: Mapping[str, Any]) -> tuple[Refusals, Refusals]:
@@ -93,8 +88,8 @@ def split_refusals(refused: Mapping[str, Any]) -> tuple[Refusals, Refusals]:
     temporary: Refusals = {}
     permanent: Refusals = {}
     for addr, reply in refused.items():
-        code, text = _pair(reply)
-        (temporary if is_temporary_code(code) else permanent)[addr] = (code, text)
+        reply = Refusal.of(reply)
+        (temporary if is_temporary_code(reply.code) else permanent)[addr] = reply
     return temporary, permanent
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from emailactions.params.addresses import Address
-from emailactions.mime.message import Message
+from emailactions.mime.message import Message, MessageInfo
 from emailactions.params.attachments import Attachment
 from emailactions.params.send import Body, SendRequest
 
@@ -290,5 +290,5 @@ def compose(request: SendRequest, *, message_id: str | None = None, date: float 
         recipients=tuple(a.addr for a in request.recipients),
         message_id=message_id,
         smtputf8=smtputf8,
-        meta={"locale": request.locale} if request.locale else None,
+        info=MessageInfo(locale=request.locale),
     )

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # the email package costs ~10 ms to import; only tests parse
     from email.message import EmailMessage
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    """How a message was made, for results, rate limits and tests.
+
+    Transports never need it; the outbox keeps it beside the bytes.
+    """
+
+    #: The template id of a ``sendTemplate``.
+    template: str | None = None
+    #: The locale the message was written in (a template's resolved locale).
+    locale: str | None = None
+    #: The locale each template part came in (``{"subject": "fr", "html": "fr"}``).
+    locales: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +37,8 @@ class Message:
     recipients: tuple[str, ...]
     message_id: str
     smtputf8: bool = False
-    #: Facts about how it was made (locale, template), for results and tests.
-    meta: dict[str, Any] | None = None
+    #: How it was made (template, locale), for results and tests.
+    info: MessageInfo = field(default_factory=MessageInfo)
 
     def as_bytes(self) -> bytes:
         """The message as it goes on the wire."""

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from emailactions.params.addresses import Address, parse_address_list
 from emailactions.delivery.bulk import Job, deliver_each, summarize
 from emailactions.mime.compose import compose
+from emailactions.mime.message import MessageInfo
 from emailactions.errors import InvalidParams, TemplateDisabled, UnknownDestination
 from emailactions.hookspecs import hookimpl
 from emailactions.params.fields import boolean
@@ -57,11 +58,11 @@ class EmailService:
         """Deliver now (retrying within the deadline) or commit to the outbox.
 
         ``template`` is the template name, for per-template rate limits; when
-        not given, ``message.meta["template"]`` is used. Both paths apply the
+        not given, ``message.info.template`` is used. Both paths apply the
         rate limits first (429 with ``retry_after``).
         """
-        if template is None and message.meta:
-            template = message.meta.get("template")
+        if template is None:
+            template = message.info.template
         dispatcher = self.host.dispatcher
         if wait:
             result, attempts = dispatcher.send(message, template=template)
@@ -97,7 +98,7 @@ class EmailService:
             return result
         message = self._render(template, request, accept_language, request.to)
         result = self.dispatch(message, wait, template=template.id)
-        result.update(templateName=template.id, locale=message.meta["locale"], locales=message.meta["locales"])
+        result.update(templateName=template.id, locale=message.info.locale, locales=dict(message.info.locales))
         return result
 
     def _render(self, template: Any, request: TemplateRequest, accept_language: str | None, to: tuple[Address, ...]) -> Any:
@@ -130,7 +131,7 @@ class EmailService:
                 attachments=request.attachments,
             )
         )
-        return replace(message, meta={"locale": rendered.locale, "locales": rendered.locales, "template": template.id})
+        return replace(message, info=MessageInfo(template=template.id, locale=rendered.locale, locales=rendered.locales))
 
     def preview(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
         """Render a stored or inline template without sending; errors are reported per part."""

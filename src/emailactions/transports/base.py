@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable
 
-from emailactions.errors import ConfigError
+from emailactions.errors import ConfigError, Refusal, Refusals, refusals_dict
 from emailactions.mime.message import Message
 
 
@@ -17,9 +17,13 @@ class SendResult:
     message_id: str
     sender: str
     accepted: list[str]
-    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    refused: Refusals = field(default_factory=dict)
     transport: str = ""
     response: str | None = None
+
+    def __post_init__(self) -> None:
+        # A transport may hand in plain (code, text) pairs; results carry Refusals.
+        self.refused = {address: Refusal.of(reply) for address, reply in self.refused.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form used in action results."""
@@ -27,7 +31,7 @@ class SendResult:
             "messageId": self.message_id,
             "envelope": {"from": self.sender, "to": self.accepted + list(self.refused)},
             "accepted": list(self.accepted),
-            "refused": {a: {"code": c, "message": m} for a, (c, m) in self.refused.items()},
+            "refused": refusals_dict(self.refused),
             "transport": self.transport,
         }
 

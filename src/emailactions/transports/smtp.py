@@ -22,6 +22,8 @@ from emailactions.errors import (
     ConnectError,
     DeliveryTimeout,
     RecipientsRefused,
+    Refusal,
+    Refusals,
     SMTPUTF8Unsupported,
     TLSError,
     TransportError,
@@ -346,12 +348,12 @@ class SMTPTransport(BaseTransport):
                     rcpt_replies.append(conn.getreply())
                 data_reply = (0, b"")
             accepted: list[str] = []
-            refused: dict[str, tuple[int, str]] = {}
+            refused: Refusals = {}
             for address, (code, text) in zip(message.recipients, rcpt_replies):
                 if code in (250, 251):
                     accepted.append(address)
                 else:
-                    refused[address] = (code, _text(text))
+                    refused[address] = Refusal(code, _text(text))
             if pipelined and data_reply[0] == 354 and (mail_reply[0] != 250 or not accepted):
                 # The server opened DATA for a failed envelope: close it empty.
                 conn.send(b".\r\n")
@@ -362,7 +364,7 @@ class SMTPTransport(BaseTransport):
                 raise RecipientsRefused(
                     "The server refused every recipient",
                     transport=self.alias,
-                    refused={a: {"code": c, "message": m} for a, (c, m) in refused.items()},
+                    refused=refused,
                 )
             stage = "data"
             if not pipelined:
@@ -388,7 +390,7 @@ class SMTPTransport(BaseTransport):
         )
 
     def _reply_error(self, exc: _Reply) -> TransportError:
-        # 4xx is temporary, 5xx permanent: kept in detail for retry decisions.
+        # 4xx is temporary, 5xx permanent: retry decisions read ``smtp_code``.
         return TransportError(
             f"The server answered {exc.stage} with {exc.code} {exc.text}",
             transport=self.alias,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -9,8 +10,8 @@ import sys
 
 import pytest
 
-from emailactions.errors import OutboxEntryNotFound, OutboxError
-from emailactions.mime.message import Message
+from emailactions.errors import OutboxEntryNotFound, OutboxError, Refusal
+from emailactions.mime.message import Message, MessageInfo
 from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.outbox.entry import worker_id
 
@@ -27,7 +28,7 @@ class Clock:
 
 def message(n: int = 1, recipients=("a@example.com", "b@example.com")) -> Message:
     data = f"Message-ID: <m{n}@example.com>\r\nSubject: test {n}\r\n\r\nbody\r\n".encode()
-    return Message(data, "s@example.com", tuple(recipients), f"<m{n}@example.com>", meta={"locale": "en"})
+    return Message(data, "s@example.com", tuple(recipients), f"<m{n}@example.com>", info=MessageInfo(locale="en"))
 
 
 @pytest.fixture
@@ -174,3 +175,59 @@ def test_concurrent_submits_share_commits_and_each_gets_its_own_id(outbox):
     assert sorted(ids) == list(range(1, 201))
     # Every id names the message its caller submitted.
     assert all(outbox.get(i).message_id == f"<m{n}@example.com>" for n, i in enumerate(ids))
+
+
+def test_refusals_round_trip_typed_and_stored_as_code_text_pairs(outbox, tmp_path):
+    entry_id = outbox.add(message(), transport=None, max_age=60)
+    [entry] = outbox.claim("w:1:a", lease=5)
+    refused = {"a@example.com": Refusal(550, "5.1.1 no such user"), "b@example.com": Refusal(452, "4.2.2 mailbox full")}
+    outbox.finish(entry, state="failed", refused=refused)
+    with sqlite3.connect(tmp_path / "o.sqlite3") as other:
+        [stored] = other.execute("SELECT refused FROM messages WHERE id = ?", (entry_id,)).fetchone()
+    assert json.loads(stored) == {"a@example.com": [550, "5.1.1 no such user"], "b@example.com": [452, "4.2.2 mailbox full"]}
+    loaded = outbox.get(entry_id).refused
+    assert loaded == refused and all(type(r) is Refusal for r in loaded.values())
+    assert loaded["b@example.com"].code == 452 and loaded["b@example.com"].text == "4.2.2 mailbox full"
+    assert outbox.get(entry_id).to_dict()["refused"]["a@example.com"] == {"code": 550, "message": "5.1.1 no such user"}
+
+
+def test_message_info_round_trips_through_the_meta_column(outbox, tmp_path):
+    info = MessageInfo(template="welcome", locale="fr", locales={"subject": "fr", "html": "fr"})
+    entry_id = outbox.add(Message(message().data, "s@example.com", ("a@example.com",), "<m1@example.com>", info=info), transport=None, max_age=60)
+    with sqlite3.connect(tmp_path / "o.sqlite3") as other:
+        [stored] = other.execute("SELECT meta FROM messages WHERE id = ?", (entry_id,)).fetchone()
+    # The same JSON the free-form meta dict was stored as, so older versions read it too.
+    assert json.loads(stored) == {"locale": "fr", "locales": {"subject": "fr", "html": "fr"}, "template": "welcome"}
+    [claimed] = outbox.claim("w:1:a", lease=5)
+    assert claimed.info == info and claimed.message().info == info
+    plain = outbox.add(Message(message(2).data, "s@example.com", ("a@example.com",), "<m2@example.com>"), transport=None, max_age=60)
+    with sqlite3.connect(tmp_path / "o.sqlite3") as other:
+        assert other.execute("SELECT meta FROM messages WHERE id = ?", (plain,)).fetchone() == (None,)
+
+
+def test_rows_written_by_the_free_form_meta_version_still_load(tmp_path, clock):
+    # Rows exactly as the version with ``Message.meta: dict`` wrote them:
+    # json.dumps(meta) or NULL, refusals as {addr: [code, text]}.
+    path = tmp_path / "old.sqlite3"
+    Outbox(path, clock=clock).close()
+    rows = [
+        ('{"locale": "fr-CA", "locales": {"subject": "fr", "html": "fr-CA", "from_name": null}, "template": "welcome"}', "{}"),
+        ('{"locale": "en"}', '{"a@example.com": [550, "no such user"]}'),
+        (None, "{}"),
+    ]
+    with sqlite3.connect(path) as db:
+        for n, (meta, refused) in enumerate(rows, start=1):
+            db.execute(
+                "INSERT INTO messages (message_id, sender, recipients, pending, refused, data, smtputf8, meta, transport,"
+                " template, state, created, updated, next_attempt, expires) VALUES (?, 's@example.com', '[\"a@example.com\"]',"
+                " '[\"a@example.com\"]', ?, ?, 0, ?, NULL, NULL, 'queued', 1, 1, 1, 9e9)",
+                (f"<old{n}@example.com>", refused, message(n).data, meta),
+            )
+    outbox = Outbox(path, clock=clock)
+    try:
+        welcome, english, plain = (outbox.get(n, with_data=True).message().info for n in (1, 2, 3))
+        assert welcome == MessageInfo(template="welcome", locale="fr-CA", locales={"subject": "fr", "html": "fr-CA", "from_name": None})
+        assert english == MessageInfo(locale="en") and plain == MessageInfo()
+        assert outbox.get(2).refused == {"a@example.com": Refusal(550, "no such user")}
+    finally:
+        outbox.close()

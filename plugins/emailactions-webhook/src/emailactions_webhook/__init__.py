@@ -41,7 +41,13 @@ class WebhookTransport(BaseTransport):
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read(65536).decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
-            raise TransportError(f"Webhook answered {exc.code}", transport=self.alias, status=exc.code) from exc
+            # A 4xx will be answered the same way every time (bad token, bad
+            # payload): fail at once rather than retry for days. 408 and 429
+            # ask us to come back, as a 5xx may go away: those stay temporary.
+            permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
+            raise TransportError(
+                f"Webhook answered {exc.code}", transport=self.alias, status=exc.code, permanent=permanent
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ConnectError(f"Webhook unreachable: {exc}", transport=self.alias) from exc
         return self.result(message, response=body)

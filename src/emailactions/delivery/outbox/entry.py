@@ -17,10 +17,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from emailactions.errors import OutboxError
-from emailactions.mime.message import Message
+from emailactions.errors import OutboxError, Refusal, Refusals, refusals_dict
+from emailactions.mime.message import Message, MessageInfo
 
 STATES = ("queued", "in-flight", "sent", "failed")
+
+
+def info_json(info: MessageInfo) -> str | None:
+    """The ``meta`` column: ``{"template", "locale", "locales"}`` JSON with the
+    empty ones left out (NULL when all are), as every version has written it."""
+    fields = {"locale": info.locale, "locales": dict(info.locales), "template": info.template}
+    kept = {key: value for key, value in fields.items() if value}
+    return json.dumps(kept) if kept else None
+
+
+def info_from_json(text: str | None) -> MessageInfo:
+    """The ``meta`` column back; keys this version does not know are ignored."""
+    meta = json.loads(text) if text else {}
+    return MessageInfo(template=meta.get("template"), locale=meta.get("locale"), locales=meta.get("locales") or {})
 
 
 def iso_time(ts: float | None) -> str | None:
@@ -39,9 +53,9 @@ class Entry:
     recipients: tuple[str, ...]
     pending: tuple[str, ...]
     accepted: tuple[str, ...]
-    refused: dict[str, tuple[int, str]]
+    refused: Refusals
     smtputf8: bool
-    meta: dict[str, Any] | None
+    info: MessageInfo
     transport: str | None
     template: str | None
     state: str
@@ -66,9 +80,9 @@ class Entry:
             recipients=tuple(json.loads(row["recipients"])),
             pending=tuple(json.loads(row["pending"])),
             accepted=tuple(json.loads(row["accepted"])),
-            refused={a: (int(c), str(t)) for a, (c, t) in json.loads(row["refused"]).items()},
+            refused={a: Refusal.of(r) for a, r in json.loads(row["refused"]).items()},
             smtputf8=bool(row["smtputf8"]),
-            meta=json.loads(row["meta"]) if row["meta"] else None,
+            info=info_from_json(row["meta"]),
             transport=row["transport"],
             template=row["template"],
             state=row["state"],
@@ -92,7 +106,7 @@ class Entry:
         """
         if self.data is None:
             raise OutboxError(f"Outbox entry {self.id} was loaded without its message", id=self.id)
-        return Message(self.data, self.sender, self.pending, self.message_id, self.smtputf8, self.meta)
+        return Message(self.data, self.sender, self.pending, self.message_id, self.smtputf8, self.info)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready status, without the message body."""
@@ -110,7 +124,7 @@ class Entry:
             "recipients": list(self.recipients),
             "pending": list(self.pending),
             "accepted": list(self.accepted),
-            "refused": {a: {"code": c, "message": m} for a, (c, m) in self.refused.items()},
+            "refused": refusals_dict(self.refused),
             "transport": self.transport,
             "template": self.template,
             "rateLimited": self.rate_check,

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from emailactions.errors import OutboxEntryNotFound, OutboxError
+from emailactions.errors import OutboxEntryNotFound, OutboxError, Refusal
 from emailactions.mime.message import Message
-from emailactions.delivery.outbox.entry import Entry, STATES, pid_alive
+from emailactions.delivery.outbox.entry import Entry, STATES, info_json, pid_alive
 
 _SCHEMA_VERSION = 1
 
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS messages (
     refused      TEXT    NOT NULL DEFAULT '{}', -- JSON {addr: [code, text]}, final
     data         BLOB    NOT NULL,
     smtputf8     INTEGER NOT NULL,
-    meta         TEXT,
+    meta         TEXT,                          -- JSON {template, locale, locales}
     transport    TEXT,
     template     TEXT,
     state        TEXT    NOT NULL,
@@ -180,7 +180,7 @@ class Outbox:
                 json.dumps(list(message.recipients)),
                 message.data,
                 int(message.smtputf8),
-                json.dumps(message.meta) if message.meta else None,
+                info_json(message.info),
                 transport,
                 template,
                 now,
@@ -267,7 +267,7 @@ class Outbox:
         state: str,
         pending: Iterable[str] = (),
         accepted: Iterable[str] = (),
-        refused: Mapping[str, tuple[int, str]] | None = None,
+        refused: Mapping[str, Refusal] | None = None,
         next_attempt: float | None = None,
         error: Mapping[str, Any] | None = None,
         rate_check: bool = False,
@@ -291,7 +291,7 @@ class Outbox:
                     state,
                     json.dumps(list(pending)),
                     json.dumps(list(accepted)),
-                    json.dumps({a: list(r) for a, r in (refused or {}).items()}),
+                    json.dumps(dict(refused or {})),  # a Refusal is a tuple: [code, text]
                     next_attempt if next_attempt is not None else now,
                     json.dumps(error, default=str) if error is not None else None,
                     int(rate_check),

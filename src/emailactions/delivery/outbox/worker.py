@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from emailactions.config import OutboxConfig
-from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, TransportError
+from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, Refusal, Refusals, TransportError
 from emailactions.delivery.outbox.entry import Entry, worker_id
 from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.ratelimit import RateLimiter
-from emailactions.delivery.retry import Backoff, Refusals, classify
+from emailactions.delivery.retry import Backoff, classify, reply_of
 
 log = logging.getLogger("emailactions.outbox")
 
@@ -236,7 +236,7 @@ class DeliveryWorker:
     def _retry(self, entry: Entry, pending: list[str], accepted: list[str], refused: Refusals, exc: EmailActionsError) -> str:
         now = self.outbox.clock()
         if entry.attempts >= self.settings.max_attempts or now >= entry.expires:
-            reply = (int(exc.detail.get("smtp_code") or 0), exc.message)
+            reply = reply_of(exc)
             refused.update({address: refused.get(address, reply) for address in pending})
             why = "attempts" if entry.attempts >= self.settings.max_attempts else "age"
             log.error("outbox %d %s: giving up after %d attempt(s) (max %s)", entry.id, entry.message_id, entry.attempts, why)
@@ -257,9 +257,10 @@ class DeliveryWorker:
 
     def _defer(self, entry: Entry, exc: RateLimited) -> str:
         now = self.outbox.clock()
-        next_attempt = now + float(exc.detail.get("retry_after", 1))
+        next_attempt = now + float(exc.retry_after if exc.retry_after is not None else 1)
         if next_attempt > entry.expires:
-            return self._final(entry, list(entry.accepted), {**entry.refused, **{a: (429, exc.message) for a in entry.pending}}, exc)
+            gave_up = dict.fromkeys(entry.pending, Refusal(429, exc.message))
+            return self._final(entry, list(entry.accepted), {**entry.refused, **gave_up}, exc)
         self.outbox.finish(
             entry, state="queued", pending=entry.pending, accepted=entry.accepted, refused=entry.refused,
             next_attempt=next_attempt, error=exc.to_dict(), rate_check=True, uncount=True,
@@ -296,7 +297,5 @@ def _refusal_error(refusals: Refusals, transport: str | None, verb: str) -> Tran
     """Some recipients refused by a message that otherwise went through, as an error to record."""
     codes = sorted({code for code, _ in refusals.values()})
     return RecipientsRefused(
-        f"The server {verb} {len(refusals)} recipient(s) ({', '.join(map(str, codes))})",
-        transport=transport,
-        refused={a: {"code": c, "message": m} for a, (c, m) in refusals.items()},
+        f"The server {verb} {len(refusals)} recipient(s) ({', '.join(map(str, codes))})", transport=transport, refused=refusals
     )
