@@ -1,1 +1,1 @@
-"""locales."""
+"""Locales: IDM's resolution order over tags (``tags``), and CLDR formatting for templates (``formatting``)."""
