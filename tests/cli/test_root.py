@@ -96,6 +96,13 @@ def test_plugins_lists_builtins():
     assert names["emailactions.engines.jinja"]["engines"] == ["jinja2"]
 
 
+def test_plugins_lists_template_stores_and_outbox_backends():
+    names = {p["name"]: p for p in json.loads(run("plugins").stdout)}
+    assert names["emailactions.templates.stores.builtins"]["template_stores"] == ["folder", "idm-folder", "memory"]
+    assert names["emailactions.delivery.outbox.backends"]["outbox_backends"] == ["memory", "sqlite"]
+    assert names["emailactions.cli.run"]["builtin"] is True and names["emailactions.cli.run"]["hooks"] == ["register_commands"]
+
+
 def test_unknown_type_is_a_usage_error():
     proc = run("send", "--to", "b@example.com", "--type", "application/pdf")
     assert proc.returncode == 2

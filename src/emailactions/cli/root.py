@@ -84,7 +84,7 @@ def send_command(ctx: click.Context, from_: str | None, to: str | None, cc: str 
 @cli.command("plugins")
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:
-    """List loaded plugins with the transports, engines and actions they register, as JSON."""
+    """List loaded plugins with the transports, engines, stores, outbox backends and actions they register, as JSON."""
     from emailactions.plugins import list_plugins
 
     def call(host: Any) -> Any:
@@ -92,6 +92,8 @@ def plugins_command(ctx: click.Context) -> None:
         for plugin in plugins:
             plugin["transports"] = host.transport_classes.names_of(plugin["name"])
             plugin["engines"] = host.engine_classes.names_of(plugin["name"])
+            plugin["template_stores"] = host.template_stores.names_of(plugin["name"])
+            plugin["outbox_backends"] = host.outbox_backends.names_of(plugin["name"])
             plugin["actions"] = host.actions.owned_by(plugin["name"])
         return plugins
 
