@@ -29,6 +29,8 @@ class TransportContract:
     """Subclasses give ``make_transport()`` and ``read_outbox()`` (raw bytes, in order)."""
 
     backend: str = ""
+    #: Plugin modules or objects that register ``backend`` (an out-of-tree transport's own module).
+    plugins: tuple = ()
 
     def make_transport(self):
         raise NotImplementedError
@@ -66,7 +68,7 @@ class TransportContract:
         transport.close()
 
     def test_through_a_host(self):
-        host = ActionHost(self.host_config(), load_entry_points=False)
+        host = ActionHost(self.host_config(), load_entry_points=False, plugins=self.plugins)
         try:
             result = host.action("external/email", "send", {"from": "a@example.com", "to": "b@example.com", "subject": "via host"})
         finally:
@@ -80,5 +82,5 @@ class TransportContract:
         config = self.host_config()
         config["transports"]["default"]["no_such_option"] = 1
         with pytest.raises(ConfigError) as info:  # refused when the host is built
-            ActionHost(config, load_entry_points=False)
+            ActionHost(config, load_entry_points=False, plugins=self.plugins)
         assert info.value.key == "transports.default.no_such_option"
