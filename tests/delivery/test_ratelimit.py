@@ -9,10 +9,13 @@ from emailactions import ActionHost, ConfigError, RateLimited
 from emailactions.mime.compose import compose
 from emailactions.mime.message import MessageInfo
 from emailactions.config import DEFAULT_RECIPIENT_LIMIT, from_mapping
+from emailactions.config.server import SERVER_RECIPIENT_LIMIT
 from emailactions.delivery.ratelimit import normalize_address
 from emailactions.params.send import parse_send
 
 START = 1_900_000_000.0  # a fixed instant, so windows line up the same on every run
+#: The REST server's default per-recipient limit, set here in-process (where the default is none).
+RESET_LIMIT = {"recipient": SERVER_RECIPIENT_LIMIT}
 
 
 def make_host(rate_limits=None, outbox=None) -> ActionHost:
@@ -40,9 +43,9 @@ def flood(host, count, **kwargs):
     return sent, refused
 
 
-def test_password_reset_flood_to_one_address_is_cut_off_by_default():
-    # No [rate_limits] at all: the defaults must already stop a flood.
-    with time_machine.travel(START, tick=False), make_host() as host:
+def test_password_reset_flood_to_one_address_is_cut_off_by_the_reset_limit():
+    # The limit [server] recipient_limit applies by default, set in [rate_limits].
+    with time_machine.travel(START, tick=False), make_host(RESET_LIMIT) as host:
         sent, refused = flood(host, 50)
         assert sent == 5 and len(refused) == 45
         assert len(host.transport().outbox) == 5
@@ -78,7 +81,7 @@ def test_normalize_address(address, key):
 
 
 def test_windows_move_with_the_clock():
-    with time_machine.travel(START, tick=False) as clock, make_host() as host:
+    with time_machine.travel(START, tick=False) as clock, make_host(RESET_LIMIT) as host:
         assert flood(host, 6)[0] == 5
         clock.shift(14 * 60)  # still inside the 15 minutes
         [error] = flood(host, 1)[1]
