@@ -6,7 +6,8 @@ import pytest
 
 from emailactions import ConfigError
 from emailactions.config import from_mapping
-from emailactions.config.server import parse_server
+from emailactions.config.server import JSON_OVERHEAD_BYTES, SERVER_RECIPIENT_LIMIT, body_limit, parse_server
+from emailactions.params.send import Limits
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,17 @@ def test_tls_paths_are_relative_to_the_config_file(tmp_path):
     (tmp_path / "key.pem").write_text("x")
     settings = parse_server({"tls_cert": "cert.pem", "tls_key": "key.pem", "rate_limits": {"caller": ""}}, base=tmp_path)
     assert settings.tls_cert == tmp_path / "cert.pem" and settings.rate_limits.caller is None
+
+
+def test_recipient_limit_and_body_limit_defaults():
+    settings = parse_server({})
+    assert settings.recipient_limit == SERVER_RECIPIENT_LIMIT == "5 per 15 minutes; 40 per day"
+    assert settings.max_body_bytes is None  # derived from [email.limits] when the server starts
+    assert parse_server({"recipient_limit": ""}).recipient_limit is None
+    assert parse_server({"recipient_limit": "3 per hour"}).recipient_limit == "3 per hour"
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"server": {"recipient_limit": "five a day"}})
+    assert info.value.key == "server.recipient_limit"
+    # Base64 of every attachment byte the limits allow, one body, and room for the rest.
+    assert body_limit(Limits()) == 4 * -(-25 * 2**20 // 3) + 10 * 2**20 + JSON_OVERHEAD_BYTES
+    assert body_limit(Limits(max_message_bytes=3000, max_body_bytes=100)) == 4000 + 100 + JSON_OVERHEAD_BYTES

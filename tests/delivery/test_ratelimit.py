@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import time_machine
 import pytest
 
 from emailactions import ActionHost, ConfigError, RateLimited
 from emailactions.mime.compose import compose
 from emailactions.mime.message import MessageInfo
-from emailactions.config import DEFAULT_RECIPIENT_LIMIT, from_mapping
-from emailactions.delivery.ratelimit import normalize_address
+from emailactions.config import DEFAULT_RECIPIENT_LIMIT, RateLimitConfig, from_mapping
+from emailactions.config.server import SERVER_RECIPIENT_LIMIT
+from emailactions.delivery.ratelimit import applying, build, normalize_address
 from emailactions.params.send import parse_send
 
 START = 1_900_000_000.0  # a fixed instant, so windows line up the same on every run
+#: The REST server's default per-recipient limit, set here in-process (where the default is none).
+RESET_LIMIT = {"recipient": SERVER_RECIPIENT_LIMIT}
 
 
 def make_host(rate_limits=None, outbox=None) -> ActionHost:
@@ -40,9 +49,9 @@ def flood(host, count, **kwargs):
     return sent, refused
 
 
-def test_password_reset_flood_to_one_address_is_cut_off_by_default():
-    # No [rate_limits] at all: the defaults must already stop a flood.
-    with time_machine.travel(START, tick=False), make_host() as host:
+def test_password_reset_flood_to_one_address_is_cut_off_by_the_reset_limit():
+    # The limit [server] recipient_limit applies by default, set in [rate_limits].
+    with time_machine.travel(START, tick=False), make_host(RESET_LIMIT) as host:
         sent, refused = flood(host, 50)
         assert sent == 5 and len(refused) == 45
         assert len(host.transport().outbox) == 5
@@ -78,7 +87,7 @@ def test_normalize_address(address, key):
 
 
 def test_windows_move_with_the_clock():
-    with time_machine.travel(START, tick=False) as clock, make_host() as host:
+    with time_machine.travel(START, tick=False) as clock, make_host(RESET_LIMIT) as host:
         assert flood(host, 6)[0] == 5
         clock.shift(14 * 60)  # still inside the 15 minutes
         [error] = flood(host, 1)[1]
@@ -240,3 +249,113 @@ def test_rate_limit_config():
     with pytest.raises(ConfigError) as info:
         make_host({"storage": "nosuch://x"})  # refused when the config loads
     assert info.value.key == "rate_limits.storage"
+
+
+# -- in-process: no limits by default, as in IDM -------------------------------------
+
+
+CONF = Path(__file__).resolve().parents[2] / "examples" / "conf"
+#: IDM's sendTemplate example (its Example 1, with a fixed bcc) as an onCreate
+#: script: run once per new user, with the user as ``newObject``.
+WELCOME_SCRIPT = """
+var params = new Object();
+params.templateName = "welcome";
+params.to = newObject.mail;
+params.bcc = "bigBoss@example.com";
+params._locale = "fr";
+params.object = newObject;
+openidm.action("external/email", "sendTemplate", params);
+"""
+
+
+def test_idm_send_template_example_with_a_fixed_bcc_reaches_50_new_users(tmp_path):
+    script = tmp_path / "on-create-user.js"
+    script.write_text(WELCOME_SCRIPT)
+    config = {"email": {"from": "IDM <openidm@example.com>", "conf": str(CONF)}, "transports": {"default": {"backend": "memory"}}}
+    with ActionHost(config, load_entry_points=False) as host:
+        for n in range(50):
+            user = {"userName": f"user{n}", "givenName": "New", "sn": f"User {n}", "mail": f"user{n}@example.com"}
+            host.run_script(script, globals={"newObject": user})
+        sent = host.transport().outbox
+        assert len(sent) == 50 and host.dispatcher.limiter is None
+        assert all("bigboss@example.com" in [r.lower() for r in m.recipients] for m in sent)
+
+
+def test_no_limit_in_process_by_default():
+    with time_machine.travel(START, tick=False), make_host() as host:
+        assert flood(host, 50) == (50, [])
+
+
+@pytest.mark.parametrize(
+    "limits, template, config_key",
+    [
+        ({"recipient": "1 per hour"}, None, "rate_limits.recipient"),
+        ({"sender": "1 per hour"}, None, "rate_limits.sender"),
+        ({"global": "1 per hour"}, None, "rate_limits.global"),
+        ({"template": "1 per hour"}, "reset", "rate_limits.template"),
+        ({"template": "9 per hour", "templates": {"reset": "1 per hour"}}, "reset", "rate_limits.templates.reset"),
+    ],
+)
+def test_a_429_names_the_config_key_that_set_the_limit(limits, template, config_key):
+    with time_machine.travel(START, tick=False), make_host(limits) as host:
+        host.dispatcher.send(message(), template=template)
+        with pytest.raises(RateLimited) as info:
+            host.dispatcher.send(message(), template=template)
+        assert info.value.detail["config_key"] == config_key
+        assert info.value.message.endswith(f"(config key {config_key})")
+
+
+NO_LIMITS_PROBE = """
+import json, sys
+from emailactions import ActionHost
+config = {"email": {"from": "a@example.com"}, "transports": {"default": {"backend": "memory"}}}
+config.update(json.loads(sys.argv[1]))
+with ActionHost(config, load_entry_points=False) as host:
+    params = {"to": "b@example.com", "subject": "s", "body": "b"}
+    host.action("external/email", "send", params)
+    host.action("external/email", "send", params, wait_for_completion=False)
+    host.dispatcher.drain()
+    assert len(host.transport().outbox) == 2
+print("limits" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("extra, loaded", [({}, "False"), ({"rate_limits": {"recipient": "5 per minute"}}, "True")])
+def test_without_limits_sending_never_imports_the_limits_library(tmp_path, extra, loaded):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAILACTIONS_")}
+    run = subprocess.run([sys.executable, "-c", NO_LIMITS_PROBE, json.dumps(extra)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == loaded
+
+
+def test_applying_adds_a_request_limiter_to_every_send_of_the_block():
+    # What the REST server does for callers without "*": the host itself has no limit.
+    request_limits = build(RateLimitConfig(recipient="1 per hour"), {"recipient": "server.recipient_limit"})
+    with time_machine.travel(START, tick=False), make_host() as host:
+        with applying(request_limits):
+            reset_password(host)
+            with pytest.raises(RateLimited) as info:
+                reset_password(host, wait=False)  # submitted mail too, refused (never deferred)
+            assert info.value.detail["config_key"] == "server.recipient_limit"
+        assert flood(host, 3) == (3, [])  # outside the block: the host's own limits (none)
+        assert host.dispatcher.outbox.counts()["queued"] == 0
+
+
+def test_applying_reaches_the_threads_of_a_separate_send():
+    request_limits = build(RateLimitConfig(recipient="1 per hour"))
+    users = [f"u{n}@example.com" for n in range(8)]
+    params = {"to": users, "subject": "s", "body": "b", "sendSeparately": True}
+    with time_machine.travel(START, tick=False), make_host() as host, applying(request_limits):
+        first = host.action("external/email", "send", params, wait_for_completion=False)
+        again = host.action("external/email", "send", params, wait_for_completion=False)
+    assert first["count"] == 8
+    assert [r["status"] for r in again["results"]] == ["failed"] * 8
+    assert {r["error"]["code"] for r in again["results"]} == {429}
+
+
+def test_build_is_none_without_a_limit():
+    assert build(RateLimitConfig()) is None
+    assert build(RateLimitConfig(templates={"welcome": None})) is None
+    assert build(RateLimitConfig(recipient="1 per hour", enabled=False)) is None
+    assert build(RateLimitConfig(templates={"welcome": "1 per hour"})) is not None

@@ -3,17 +3,21 @@ in responses, logs without secrets, and the router's own errors."""
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import httpx
 import pytest
 
-from emailactions import hookimpl
+from emailactions import ActionHost, hookimpl
+from emailactions.config.server import body_limit
+from emailactions.params.send import Limits
+from emailactions.server import create_app
 from emailactions.errors import ConfigError, EmailActionsError
 from emailactions.server.protocol import public_error
 from emailactions.transports.memory import MemoryTransport
 
-from support.server import IDM_AUTH, server_section, start
+from support.server import IDM_AUTH, SENDER_KEY, server_section, start
 
 SEND = {"to": "a@example.com", "subject": "s", "body": "b"}
 URL = "/openidm/external/email?_action=send"
@@ -165,3 +169,72 @@ def test_router_errors_have_our_shapes(client):
     assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
     assert wrong_method.json()["reason"] == "Method Not Allowed"
     assert client.get("/openidm/info/ping").headers["Cache-Control"] == "no-store"
+
+
+# -- the mail limit for callers without "*" ([server] recipient_limit) ---------------
+
+MAILER = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
+
+
+def test_callers_without_every_permission_are_limited_per_recipient(own_server, smtp_server):
+    client = own_server()  # [rate_limits] off: the server's own default limit applies
+    assert [client.post(URL, headers=MAILER, json=SEND).status_code for _ in range(5)] == [200] * 5
+    limited = client.post(URL, headers=MAILER, json=SEND)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 14 * 60
+    body = limited.json()
+    assert body["detail"]["config_key"] == "server.recipient_limit" and "server.recipient_limit" in body["message"]
+    assert body["detail"]["limit"] == "5 per 15 minutes"
+    # Bcc counts: a@ is hidden behind another recipient, and still limited.
+    hidden = client.post(URL, headers=MAILER, json={**SEND, "to": "b@example.com", "bcc": "a@example.com"})
+    assert hidden.status_code == 429
+    # IDM's admin ("*") is trusted with everything: no such limit.
+    assert [client.post(URL, headers=IDM_AUTH, json=SEND).status_code for _ in range(3)] == [200] * 3
+    assert len(smtp_server.messages) == 8
+
+
+def test_recipient_limit_is_configurable_and_switchable_off(own_server, smtp_server):
+    off = own_server(server=server_section(recipient_limit=""))
+    assert [off.post(URL, headers=MAILER, json=SEND).status_code for _ in range(8)] == [200] * 8
+    tight = own_server(server=server_section(recipient_limit="1 per hour"))
+    assert [tight.post(URL, headers=MAILER, json=SEND).status_code for _ in range(2)] == [200, 429]
+
+
+def test_recipient_limit_reaches_every_message_of_a_bulk_send(own_server, smtp_server):
+    client = own_server(server=server_section(recipient_limit="1 per hour"))
+    users = [f"u{n}@example.com" for n in range(6)]
+
+    def send_all():  # sent separately by a pool of threads
+        reply = client.post("/api/email/send/welcome?waitForCompletion=true", headers={"Authorization": SENDER_KEY},
+                            json={"toAddresses": [{"address": a} for a in users], "requestData": {"userName": "x"}})  # fmt: skip
+        assert reply.status_code == 202, reply.text
+        return reply.json()
+
+    assert send_all()["sent"] == 6
+    again = send_all()
+    assert again["sent"] == 0 and sorted(again["anonymousResults"]) == users
+    assert {r["error"]["code"] for r in again["anonymousResults"].values()} == {429}
+    assert len(smtp_server.messages) == 6
+
+
+# -- the request body limit follows [email.limits] --------------------------------------
+
+
+def test_default_body_limit_admits_the_largest_message_the_limits_allow(own_server):
+    limits = Limits()
+    assert body_limit(limits) >= 4 * -(-limits.max_message_bytes // 3) + limits.max_body_bytes
+    bigger = {"max_message_bytes": 60 * 2**20, "max_attachment_bytes": 60 * 2**20}
+    with ActionHost({"email": {"from": "a@example.com", "limits": bigger}}, load_entry_points=False) as host:
+        assert create_app(host).state.emailactions.max_body_bytes == body_limit(Limits(**bigger)) > 80 * 2**20
+    with ActionHost({"server": {"max_body_bytes": 1000}}, load_entry_points=False) as host:
+        assert create_app(host).state.emailactions.max_body_bytes == 1000  # an explicit limit wins
+
+    # Over real HTTP: 25 MiB of attachments (20 + 5, the per-attachment and per-message
+    # limits) and a body, base64 in JSON: ~34 MiB, past the old 10 MiB default.
+    client = own_server(transports={"default": {"backend": "memory"}})
+    blob = base64.b64encode(b"\x00" * (limits.max_attachment_bytes)).decode("ascii")
+    rest = base64.b64encode(b"\x01" * (limits.max_message_bytes - limits.max_attachment_bytes)).decode("ascii")
+    params = {**SEND, "body": "b" * 2**20, "attachments": [
+        {"filename": "big.bin", "fileType": "application/octet-stream", "data": blob},
+        {"filename": "rest.bin", "fileType": "application/octet-stream", "data": rest}]}  # fmt: skip
+    reply = client.post(URL, headers=IDM_AUTH, json=params, timeout=120)
+    assert reply.status_code == 200, reply.text[:500]

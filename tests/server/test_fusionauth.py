@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from support import wait_for
 
@@ -110,6 +111,19 @@ def test_field_errors(client):
     assert odd_id.status_code == 400 and list(odd_id.json()["fieldErrors"]) == ["emailTemplate.id"]
     order = client.get("/api/email/template/search", headers=FA_AUTH, params={"orderBy": "color ASC"})
     assert order.status_code == 400 and "search.orderBy" in order.json()["fieldErrors"]
+
+
+@pytest.mark.parametrize("template", [{}, {"name": "Empty"}, {"name": "Blank", "defaultSubject": "", "localizedTextTemplates": {"de": " "}}])
+def test_a_template_without_subject_or_body_is_refused(client, template):
+    created = client.post("/api/email/template/empty-1", headers=FA_AUTH, json={"emailTemplate": template})
+    assert created.status_code == 400 and list(created.json()["fieldErrors"]) == ["emailTemplate"]
+    assert client.get("/api/email/template/empty-1", headers=FA_AUTH).status_code == 404
+    generated = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": template})
+    assert generated.status_code == 400
+    before = client.get("/api/email/template/welcome", headers=FA_AUTH).json()
+    replaced = client.put("/api/email/template/welcome", headers=FA_AUTH, json={"emailTemplate": template})
+    assert replaced.status_code == 400
+    assert client.get("/api/email/template/welcome", headers=FA_AUTH).json() == before
 
 
 def test_inline_preview_reports_render_errors_by_field(client):

@@ -172,6 +172,21 @@ def test_template_config_errors(client):
     assert filter_.status_code == 400 and filter_.json()["detail"]["param"] == "_queryFilter"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"enabled": True, "subject": {}, "message": {}, "mimeType": "text/html"}, {"subject": {"en": " "}, "message": {"en": ""}}],
+)
+def test_a_template_without_subject_or_body_is_refused(client, live, body):
+    url = "/openidm/config/emailTemplate/empty"
+    refused = client.put(url, headers=IDM_AUTH, json=body)
+    assert refused.status_code == 400 and refused.json()["detail"]["param"] == "message"
+    assert client.get(url, headers=IDM_AUTH).status_code == 404  # nothing stored
+    # Nor may one replace a template that has content.
+    before = client.get("/openidm/config/emailTemplate/welcome", headers=IDM_AUTH).json()
+    assert client.put("/openidm/config/emailTemplate/welcome", headers=IDM_AUTH, json=body).status_code == 400
+    assert client.get("/openidm/config/emailTemplate/welcome", headers=IDM_AUTH).json() == before
+
+
 def test_permissions_401_and_403(client):
     mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
     send = {"to": "a@example.com", "subject": "s", "body": "b"}

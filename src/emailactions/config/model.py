@@ -57,15 +57,16 @@ class OutboxConfig:
     sync_backoff: float = 0.5
 
 
-#: Default per-recipient limit: enough for a user retrying a password reset,
-#: far too few to flood an inbox.
-DEFAULT_RECIPIENT_LIMIT = "5 per 15 minutes; 40 per day"
+#: Default per-recipient limit in-process: none, as in IDM (a script mailing
+#: every new user with a fixed ``bcc`` must not stop at the sixth). The REST
+#: server has its own, ``[server] recipient_limit``.
+DEFAULT_RECIPIENT_LIMIT: str | None = None
 RATE_STRATEGIES = ("moving-window", "fixed-window", "sliding-window-counter")
 
 
 @dataclass(frozen=True)
 class RateLimitConfig:
-    """``[rate_limits]``: "N per period" strings (``limits`` notation) per key kind."""
+    """``[rate_limits]``: "N per period" strings (``limits`` notation) per key kind; none by default."""
 
     enabled: bool = True
     #: Per envelope recipient, normalized (case, trailing dot of the domain).

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from emailactions.config import validate
 from emailactions.errors import ConfigError
+from emailactions.params.send import Limits
 
 if TYPE_CHECKING:
     # hashlib and secrets cost ~8 ms to import; only configs with users need them.
@@ -37,11 +38,23 @@ _EXPANDS = {
 }
 #: ``X-OpenIDM-Username: anonymous`` is how IDM clients ask for anonymous access.
 ANONYMOUS = "anonymous"
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Per-recipient limit on mail sent by REST callers without ``*``: enough for a
+#: user retrying a password reset, far too few to flood an inbox.
+SERVER_RECIPIENT_LIMIT = "5 per 15 minutes; 40 per day"
+#: Room in a request body beyond attachments and one body text: addresses,
+#: subject, template data, JSON syntax.
+JSON_OVERHEAD_BYTES = 1024 * 1024
 SERVER_KEYS = {
     "host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
-    "rate_limits", "trusted_proxies", "tls_cert", "tls_key",
+    "rate_limits", "recipient_limit", "trusted_proxies", "tls_cert", "tls_key",
 }  # fmt: skip
+
+
+def body_limit(limits: Limits) -> int:
+    """The default request body limit: room for the largest message ``limits``
+    admit, its attachments base64-encoded (4 bytes per 3), one body text at
+    its limit, and :data:`JSON_OVERHEAD_BYTES` (44.3 MiB with the defaults)."""
+    return 4 * -(-limits.max_message_bytes // 3) + limits.max_body_bytes + JSON_OVERHEAD_BYTES
 
 
 def expand(permissions: set[str]) -> frozenset[str]:
@@ -89,8 +102,9 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    #: Largest request body read; more is a 413 before it is parsed.
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Largest request body read; more is a 413 before it is parsed. ``None``:
+    #: :func:`body_limit` of the host's ``[email.limits]``.
+    max_body_bytes: int | None = None
     #: Seconds a stopping server waits for requests in flight.
     shutdown_timeout: float = 30.0
     #: What a request without credentials may do (nothing by default).
@@ -98,6 +112,9 @@ class ServerConfig:
     users: Mapping[str, User] = field(default_factory=dict)
     api_keys: Mapping[str, ApiKey] = field(default_factory=dict)
     rate_limits: ApiRateLimits = field(default_factory=ApiRateLimits)
+    #: Mail per recipient from callers without the ``*`` permission (on top of
+    #: ``[rate_limits]``); ``None`` (``""`` in the file) switches it off.
+    recipient_limit: str | None = SERVER_RECIPIENT_LIMIT
     #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (none by
     #: default: otherwise any local client could pick its own address for the limits).
     trusted_proxies: tuple[str, ...] = ()
@@ -163,6 +180,8 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         "enabled": validate.flag, "caller": validate.limit_string,
         "anonymous": validate.limit_string, "auth_failures": validate.limit_string,
     }, f"{prefix}.rate_limits"))  # fmt: skip
+    if "recipient_limit" in data:
+        values["recipient_limit"] = validate.limit_string(data["recipient_limit"], f"{prefix}.recipient_limit")
     proxies = validate.typed(data.get("trusted_proxies", []), list, f"{prefix}.trusted_proxies")
     if not all(isinstance(p, str) and p for p in proxies):
         raise ConfigError(f"Config key '{prefix}.trusted_proxies' must be a list of addresses", key=f"{prefix}.trusted_proxies")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any, Callable, Iterable, Iterator
 
 from emailactions.errors import EmailActionsError
@@ -59,7 +60,8 @@ def deliver_each(send: Send, jobs: Iterable[Job], *, workers: int) -> Iterator[d
         for address, build in jobs:
             if len(window) >= 2 * workers:
                 yield window.popleft().result()
-            window.append(pool.submit(_run, send, address, build))
+            # Each job in a copy of the caller's context: a request's rate limits apply.
+            window.append(pool.submit(copy_context().run, _run, send, address, build))
         while window:
             yield window.popleft().result()
 

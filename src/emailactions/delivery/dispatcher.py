@@ -18,7 +18,7 @@ from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, Ref
 from emailactions.mime.message import Message
 from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.outbox.entry import iso_time
-from emailactions.delivery.ratelimit import RateLimiter, build
+from emailactions.delivery.ratelimit import RateLimiter, acquire_request, build
 from emailactions.delivery.retry import Backoff, classify
 from emailactions.transports.base import SendResult
 from emailactions.delivery.outbox.worker import DeliveryWorker
@@ -102,6 +102,7 @@ class Dispatcher:
         appear in ``refused``. If nobody accepted it, the last error is raised.
         """
         message = self.prepare(message)
+        acquire_request(message, template)
         if self.limiter is not None:
             self.limiter.acquire(message, template)
         deadline = time.monotonic() + self.settings.sync_deadline
@@ -155,6 +156,7 @@ class Dispatcher:
         ``"defer"`` stores it due when the limit frees up, counted then.
         """
         message = self.prepare(message)
+        acquire_request(message, template)
         delay, rate_check = 0.0, False
         if self.limiter is not None:
             try:

@@ -1,9 +1,16 @@
 """Rate limits per recipient, sender, template and overall, on the ``limits`` library.
 
-IDM has none, and its documentation admits a password-reset form can be used
-to flood someone's inbox; the default per-recipient limit stops that. The
-counting (windows, storage, expiry) is ``limits``'s job: this module only
-decides which counters a message touches and turns "over" into a 429.
+IDM has none, and neither does a host by default: a script that mails every
+new user (with IDM's fixed ``bcc``) must not stop at the sixth. What a
+network exposes is another matter: its documentation admits a password-reset
+form can be used to flood someone's inbox, so the REST server limits
+recipients for callers it does not trust with everything
+(``[server] recipient_limit``), through :func:`applying`.
+
+The counting (windows, storage, expiry) is ``limits``'s job: this module only
+decides which counters a message touches and turns "over" into a 429 naming
+the config key that set the limit. ``limits`` is imported only when a limit
+is configured: with none, sending never loads it.
 """
 
 from __future__ import annotations
@@ -12,18 +19,22 @@ import logging
 import math
 import threading
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-
-from limits import RateLimitItem, parse_many
-from limits.errors import ConfigurationError
-from limits.storage import storage_from_string
-from limits.strategies import STRATEGIES, RateLimiter as _Strategy
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from emailactions.config import RateLimitConfig
 from emailactions.errors import ConfigError, RateLimited
 from emailactions.mime.message import Message
 
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+
 log = logging.getLogger("emailactions.ratelimit")
+
+#: The config key of each limit in ``[rate_limits]``, named in its 429.
+CONFIG_KEYS = {scope: f"rate_limits.{scope}" for scope in ("recipient", "sender", "template", "global")}
 
 
 def normalize_address(address: str) -> str:
@@ -53,10 +64,13 @@ class Counter:
     scope: str
     key: str
     item: RateLimitItem
+    #: The config key that set the limit; also keeps apart the counters of
+    #: limiters that share a storage (the host's and the REST server's).
+    config_key: str
 
     @property
     def identifiers(self) -> tuple[str, ...]:
-        return (self.scope, self.key)
+        return (self.config_key, self.key)
 
 
 class RateLimiter:
@@ -66,15 +80,23 @@ class RateLimiter:
     message consumes nothing. Hosts sharing a Redis storage can race between
     the test and the hit; the loser is refused, having used up a little of
     its other counters: it errs on the side of sending less.
+
+    ``config_keys`` renames the config keys of :data:`CONFIG_KEYS` for limits set
+    elsewhere (the REST server's ``server.recipient_limit``).
     """
 
-    def __init__(self, config: RateLimitConfig) -> None:
+    def __init__(self, config: RateLimitConfig, config_keys: Mapping[str, str] | None = None) -> None:
+        from limits.errors import ConfigurationError
+        from limits.storage import storage_from_string
+        from limits.strategies import STRATEGIES
+
         self.config = config
+        self._config_keys = {**CONFIG_KEYS, **(config_keys or {})}
         try:
             storage = storage_from_string(config.storage)
         except (ConfigurationError, ValueError, ImportError) as exc:
             raise ConfigError(f"Config key 'rate_limits.storage' cannot be used: {exc}", key="rate_limits.storage") from exc
-        self._strategy: _Strategy = STRATEGIES[config.strategy](storage)
+        self._strategy = STRATEGIES[config.strategy](storage)
         self._recipient = _parse(config.recipient)
         self._sender = _parse(config.sender)
         self._template = _parse(config.template)
@@ -84,17 +106,19 @@ class RateLimiter:
 
     def counters(self, message: Message, template: str | None = None) -> list[Counter]:
         """Every counter ``message`` touches: one per limit per distinct key."""
-        out = [Counter("global", "all", item) for item in self._global]
-        out += [Counter("sender", normalize_address(message.sender), item) for item in self._sender]
+        named = self._config_keys
+        out = [Counter("global", "all", item, named["global"]) for item in self._global]
+        out += [Counter("sender", normalize_address(message.sender), item, named["sender"]) for item in self._sender]
         if template is not None:
+            config_key = f"rate_limits.templates.{template}" if template in self._templates else named["template"]
             items = self._templates.get(template, self._template)
-            out += [Counter("template", template, item) for item in items]
+            out += [Counter("template", template, item, config_key) for item in items]
         seen: set[str] = set()
         for address in message.recipients:
             key = normalize_address(address)
             if key not in seen:
                 seen.add(key)
-                out += [Counter("recipient", key, item) for item in self._recipient]
+                out += [Counter("recipient", key, item, named["recipient"]) for item in self._recipient]
         return out
 
     def acquire(self, message: Message, template: str | None = None) -> None:
@@ -127,11 +151,13 @@ class RateLimiter:
         # ``limits`` still counts the oldest hit.
         retry_after = max(1, math.floor(wait) + 1)
         return RateLimited(
-            f"Rate limit of {_describe(counter.item)} per {counter.scope} reached; retry after {retry_after} s",
+            f"Rate limit of {_describe(counter.item)} per {counter.scope} reached; retry after {retry_after} s"
+            f" (config key {counter.config_key})",
             retry_after=retry_after,
             scope=counter.scope,
             key=counter.key,
             limit=_describe(counter.item),
+            config_key=counter.config_key,
         )
 
     def reset(self) -> None:
@@ -141,6 +167,8 @@ class RateLimiter:
 
 
 def _parse(value: str | None) -> list[RateLimitItem]:
+    from limits import parse_many
+
     return list(parse_many(value)) if value else []
 
 
@@ -151,12 +179,40 @@ def _describe(item: RateLimitItem) -> str:
     return f"{item.amount} per {count} {unit}s" if count != 1 else f"{item.amount} per {unit}"
 
 
-def build(config: RateLimitConfig) -> RateLimiter | None:
-    """The limiter for a config, or None when rate limiting is off or empty."""
-    if not config.enabled:
+def build(config: RateLimitConfig, config_keys: Mapping[str, str] | None = None) -> RateLimiter | None:
+    """The limiter for a config, or None when rate limiting is off or empty
+    (decided before ``limits`` is imported)."""
+    limits = (config.recipient, config.sender, config.template, *config.templates.values(), config.global_)
+    if not config.enabled or not any(limits):
         return None
-    limiter = RateLimiter(config)
-    return limiter if any((limiter._recipient, limiter._sender, limiter._template, limiter._templates, limiter._global)) else None
+    return RateLimiter(config, config_keys)
 
 
-__all__ = ["RateLimiter", "Counter", "normalize_address", "build"]
+#: The limiter of the request being served, beside the host's own (see :func:`applying`).
+_request_limiter: ContextVar[RateLimiter | None] = ContextVar("emailactions_request_limiter", default=None)
+
+
+@contextmanager
+def applying(limiter: RateLimiter | None) -> Iterator[None]:
+    """Within this block, every message sent or submitted also counts against
+    ``limiter`` (``None``: nothing more). The REST server wraps the calls of
+    callers without the ``*`` permission in it."""
+    token = _request_limiter.set(limiter)
+    try:
+        yield
+    finally:
+        _request_limiter.reset(token)
+
+
+def acquire_request(message: Message, template: str | None = None) -> None:
+    """Count ``message`` against the limiter :func:`applying` set, if any (429 when over).
+
+    Always a refusal, never a deferral: the outbox worker does not know the
+    request a message came from.
+    """
+    limiter = _request_limiter.get()
+    if limiter is not None:
+        limiter.acquire(message, template)
+
+
+__all__ = ["RateLimiter", "Counter", "CONFIG_KEYS", "normalize_address", "build", "applying", "acquire_request"]

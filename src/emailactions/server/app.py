@@ -16,12 +16,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
+from emailactions.config import RateLimitConfig
+from emailactions.delivery.ratelimit import RateLimiter, applying, build
 from emailactions.errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
 from emailactions.plugins import PluginManager, shared_plugin_manager
 from emailactions.registry import Registry
 from emailactions.server.auth import Authenticator, Principal
 from emailactions.server.protocol import CONTENT_API_VERSION, check_length, check_media_type, fusionauth_error, idm_error, parse_json, printable, public_error
-from emailactions.config.server import ServerConfig
+from emailactions.config.server import ServerConfig, body_limit
 from emailactions.server.throttle import ApiLimiter
 
 try:
@@ -76,7 +78,7 @@ class Call:
 
     async def body(self) -> Any:
         """The parsed JSON body (``None`` if empty): 415 if not JSON, 413 if too large."""
-        limit = self.state.settings.max_body_bytes
+        limit = self.state.max_body_bytes
         check_length(self.headers.get("content-length"), limit)
         has_body = self.headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in self.headers
         if has_body:
@@ -93,8 +95,15 @@ class Call:
         return parse_json(raw)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run blocking work (SMTP, files, templates) off the event loop."""
-        return await run_in_threadpool(fn, *args, **kwargs)
+        """Run blocking work (SMTP, files, templates) off the event loop; mail it
+        sends counts against ``[server] recipient_limit`` unless the caller holds ``*``."""
+        limiter = None if "*" in self.principal.permissions else self.state.recipient_limiter
+        return await run_in_threadpool(_limited, limiter, fn, *args, **kwargs)
+
+
+def _limited(limiter: RateLimiter | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with applying(limiter):
+        return fn(*args, **kwargs)
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
@@ -118,6 +127,13 @@ class ServerState:
         self.settings = settings
         self.limiter = ApiLimiter(settings.rate_limits)
         self.auth = Authenticator(settings, self.limiter)
+        #: Counted in the host's ``[rate_limits] storage``, so servers sharing Redis share it.
+        mail = host.config.rate_limits
+        self.recipient_limiter = build(
+            RateLimitConfig(recipient=settings.recipient_limit, strategy=mail.strategy, storage=mail.storage),
+            {"recipient": "server.recipient_limit"},
+        )
+        self.max_body_bytes = settings.max_body_bytes or body_limit(host.config.limits)
 
 
 def _is_fusionauth(path: str) -> bool:

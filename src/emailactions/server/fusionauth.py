@@ -16,7 +16,7 @@ from emailactions.params.template import TemplateRequest
 from emailactions.templates.model import Template
 from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
-from emailactions.server.protocol import json_object, only_params, query_bool, query_int
+from emailactions.server.protocol import json_object, only_params, query_bool, query_int, require_content
 from emailactions.services.email import EmailService
 
 EMAIL = "external/email"
@@ -93,8 +93,10 @@ async def create(call: Call) -> Reply:
     call.require("templates:write")
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
+    template_id = call.path_params.get("id")
     with _field("emailTemplate"):
-        template = await call.run(call.host.templates.store.create, data, call.path_params.get("id"))
+        require_content(data, template_id or data.get("id") or "new", "emailTemplate")
+        template = await call.run(call.host.templates.store.create, data, template_id)
     return Reply(200, {"emailTemplate": _template(template)})
 
 
@@ -113,6 +115,8 @@ async def _update(call: Call, *, merge: bool) -> Reply:
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
     with _field("emailTemplate"):
+        if not merge:
+            require_content(data, call.path_params["id"], "emailTemplate")
         template = await call.run(call.host.templates.store.update, call.path_params["id"], data, merge=merge)
     return Reply(200, {"emailTemplate": _template(template)})
 

@@ -13,7 +13,7 @@ from emailactions.errors import InvalidParams, TemplateExists, TemplateNotFound
 from emailactions.templates.model import Template
 from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
-from emailactions.server.protocol import check_api_version, json_object, only_params, query_bool, query_int
+from emailactions.server.protocol import check_api_version, json_object, only_params, query_bool, query_int, require_content
 
 EMAIL = "external/email"
 OUTBOX = "external/email/outbox"
@@ -149,6 +149,7 @@ async def template_put(call: Call) -> Reply:
     given = data.pop("_id", None)
     if given is not None and given not in (f"{FACTORY}/{name}", name):
         raise InvalidParams(f"Field '_id' {str(given)[:80]!r} does not match the path", param="_id")
+    require_content(data, name, "message")
 
     def put() -> tuple[int, Template]:
         store = call.host.templates.store

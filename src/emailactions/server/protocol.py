@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 from emailactions.errors import EmailActionsError, InvalidParams, TooLarge, TransportError, UnsupportedMediaType
 from emailactions.params.fields import boolean, integer, mapping, refuse_unknown
+from emailactions.templates.formats import from_dict
+from emailactions.templates.model import check_id
 
 #: What CREST answers with, on every ``/openidm`` response.
 CONTENT_API_VERSION = "protocol=2.1,resource=1.0"
@@ -75,6 +77,15 @@ def json_object(value: Any, param: str = "body") -> dict[str, Any]:
     if param == "body" and not isinstance(value, (dict, type(None))):
         raise InvalidParams("The request body must be a JSON object", param=param)
     return mapping(value, param, {})
+
+
+def require_content(data: Mapping[str, Any], template_id: str, param: str) -> None:
+    """400 unless the template ``data`` describes has a subject or a body with text
+    in some locale: stored empty, it would send empty mail to whoever it is used for."""
+    template = from_dict(data, check_id(template_id))
+    texts = [text for part in (template.subject, template.html, template.text) for text in (part.default, *part.by_locale.values())]
+    if not any(text and text.strip() for text in texts):
+        raise InvalidParams("A template needs a subject or a body (html or text); this one has neither", param=param)
 
 
 def check_api_version(header: str | None) -> None:
