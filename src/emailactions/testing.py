@@ -275,7 +275,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{DELIVER}(on=True): this test delivers mail through its hosts' own transports; "
                                        f"{DELIVER}(False) captures it even when the {DELIVER} ini option is set.")  # fmt: skip
     # Mail sent outside a test (at import, in session fixtures) is captured too.
-    if not config.getini(DELIVER):
+    # Once, though the plugin be loaded twice (entry point and pytest_plugin.py).
+    if not config.getini(DELIVER) and _previous not in config.stash:
         from emailactions.host import capture
         from emailactions.transports.memory import MemoryTransport
 
@@ -287,6 +288,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from emailactions.host import capture
 
         capture(config.stash[_previous])
+        del config.stash[_previous]
 
 
 @pytest.fixture(autouse=True)

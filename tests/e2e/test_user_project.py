@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 USER_TESTS = '''
 import pytest
 
@@ -56,9 +58,9 @@ def user_project(tmp_path: Path, port: int, tests: str, ini: str = "") -> Path:
     return tmp_path
 
 
-def run_pytest(project: Path) -> subprocess.CompletedProcess[str]:
+def run_pytest(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
     hidden = {"EMAILACTIONS_CONFIG", "EMAILACTIONS_OUTBOX", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
-    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    env = {**{k: v for k, v in os.environ.items() if k not in hidden}, **env}
     # This environment's heavy test plugins are no part of the user project: left out, they save seconds a run.
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:schemathesis",
                "--strict-markers", "test_signup.py"]  # fmt: skip
@@ -98,6 +100,16 @@ def test_captured_by_keyword(emailactions_outbox):
     send("captured")
     assert len(emailactions_outbox) == 1
 '''
+
+
+@pytest.mark.parametrize("autoload", ["", "1"])
+def test_the_old_plugin_module_still_works(tmp_path, smtp_server, autoload):
+    """``pytest_plugins = ["emailactions.pytest_plugin"]``, alone or beside the entry point."""
+    project = user_project(tmp_path, smtp_server.port, USER_TESTS)
+    (project / "conftest.py").write_text('pytest_plugins = ["emailactions.pytest_plugin"]\n')
+    run = run_pytest(project, **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": autoload} if autoload else {}))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["real@example.com"]]
 
 
 def test_the_ini_option_delivers_and_a_marker_captures(tmp_path, smtp_server):
