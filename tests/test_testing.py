@@ -1,4 +1,9 @@
-"""The pytest plugin's Outbox helpers: what a test can assert about sent mail."""
+"""The pytest plugin: the Outbox helpers, and the capture of every host's mail.
+
+This suite delivers by default (``emailactions_deliver = true`` in pyproject.toml);
+the capture tests opt back in with ``@pytest.mark.emailactions_deliver(False)``.
+tests/e2e/test_user_project.py runs the plugin as a user project gets it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import base64
 import re
 
 import pytest
+from support import FAST_OUTBOX, wait_for
+
+import emailactions
+from emailactions import ActionHost, ConfigError
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
@@ -83,3 +92,55 @@ def test_assert_sent_and_assert_not_sent(sent):
         sent.assert_not_sent(locale="fr")
     sent.clear()
     sent.assert_not_sent()
+
+
+capture = pytest.mark.emailactions_deliver(False)
+
+
+@capture
+def test_every_host_sends_to_the_capture(smtp_server, smtp_config, tmp_path, monkeypatch, emailactions_outbox):
+    toml = tmp_path / "emailactions.toml"
+    toml.write_text(f'[email]\nfrom = "a@example.com"\n[transports.default]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {smtp_server.port}\n')
+    monkeypatch.setenv("EMAILACTIONS_CONFIG", str(toml))
+    assert emailactions.action("external/email", "send", {"to": "b@example.com", "subject": "default host"})["message"] == "Email sent"
+    with ActionHost(smtp_config, load_entry_points=False) as host:  # the application's own host, SMTP configured
+        host.action("external/email", "send", {"to": "c@example.com", "subject": "own host"})
+        with pytest.raises(ConfigError):  # an alias the config lacks still fails
+            host.transport("nope")
+    assert emailactions_outbox.subjects == ["default host", "own host"]
+    emailactions_outbox.assert_sent(to="b@example.com", sender="a@example.com")
+    assert smtp_server.messages == []
+
+
+@capture
+def test_submitted_mail_is_captured_not_queued_in_a_file(smtp_config, smtp_server, tmp_path, emailactions_outbox):
+    outbox = tmp_path / "outbox.sqlite3"
+    with ActionHost({**smtp_config, "outbox": {"path": str(outbox), **FAST_OUTBOX}}, load_entry_points=False) as host:
+        result = host.action("external/email", "send", {"to": "b@example.com", "subject": "later"}, wait_for_completion=False)
+        assert result["message"] == "Email submitted"
+        wait_for(lambda: len(emailactions_outbox) == 1)
+    # A file left behind could be delivered for real by a worker started later.
+    assert not outbox.exists() and smtp_server.messages == []
+
+
+@capture
+def test_the_default_host_is_rebuilt_for_each_test(emailactions_outbox, monkeypatch, tmp_path):
+    from emailactions.host import default_host
+
+    monkeypatch.delenv("EMAILACTIONS_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    host = default_host()
+    assert default_host() is host
+    emailactions.action("external/email", "send", {"to": "b@example.com", "from": "a@example.com"})
+    assert len(emailactions_outbox) == 1  # not printed by the console transport of a config-less host
+    from emailactions.host import capture as switch
+
+    switch(switch(None))  # what the plugin does between tests
+    assert default_host() is not host
+
+
+def test_delivering_hosts_use_their_own_transports(emailactions_host, emailactions_outbox, smtp_host, smtp_server):
+    smtp_host.action("external/email", "send", {"to": "b@example.com"})
+    assert len(smtp_server.messages) == 1 and len(emailactions_outbox) == 0
+    emailactions_host.action("external/email", "send", {"to": "b@example.com"})
+    assert len(emailactions_outbox) == 1  # emailactions_host's memory transport

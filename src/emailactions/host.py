@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from emailactions.config import Config, default_config_source, load_config
@@ -57,6 +57,9 @@ class ActionHost:
         plugin_manager: PluginManager | None = None,
     ) -> None:
         self.config = load_config(config)
+        if _capture is not None:
+            # Captured mail waits in memory, never in a file a real worker could deliver from later.
+            self.config = replace(self.config, outbox=replace(self.config.outbox, path=None, backend=None))
         plugins = tuple(plugins)
         if plugin_manager is not None and plugins:
             raise TypeError("Give plugins or plugin_manager, not both")
@@ -137,7 +140,12 @@ class ActionHost:
     # -- transports ------------------------------------------------------
 
     def transport(self, alias: str | None = None) -> BaseTransport:
-        """The opened transport for a config alias (the default one if None)."""
+        """The opened transport for a config alias (the default one if None), or
+        the capturing transport while :func:`capture` has set one."""
+        capturing = _capture
+        if capturing is not None:
+            self.config.transport_options(alias)  # an unknown alias fails as it would
+            return capturing
         return self.transports.get(alias)
 
     def deliver(self, message: Message, *, transport: str | None = None) -> SendResult:
@@ -220,6 +228,23 @@ class ActionHost:
 
 _default_host: ActionHost | None = None
 _default_lock = threading.Lock()
+_capture: BaseTransport | None = None
+
+
+def capture(transport: BaseTransport | None) -> BaseTransport | None:
+    """Send every host's mail to ``transport`` (``None``: to their own again); returns the one it replaces.
+
+    The pytest plugin's seam, as Django's test runner swaps ``EMAIL_BACKEND``: a
+    test never delivers for real, whichever host its code builds. It also drops
+    the default host, so the next :func:`action` reads its config afresh.
+    """
+    global _capture, _default_host
+    with _default_lock:
+        previous, _capture = _capture, transport
+        dropped, _default_host = _default_host, None
+    if dropped is not None:
+        dropped.close()
+    return previous
 
 
 def default_host() -> ActionHost:

@@ -1,7 +1,13 @@
-"""pytest fixtures: a host on the memory transport and its outbox.
+"""The pytest plugin: no test delivers real mail unless it asks; fixtures to see what was sent.
 
-Registered through the ``pytest11`` entry point. emailactions is imported
-inside the fixtures so coverage sees its import-time lines.
+Registered through the ``pytest11`` entry point. As Django's test runner swaps
+``EMAIL_BACKEND``, every :class:`~emailactions.ActionHost` -- the default one
+behind ``emailactions.action()``, or one the code under test builds from any
+config -- sends to a memory transport while tests run, one per test
+(``emailactions_outbox``). Real delivery is opted into per test with the
+``emailactions_deliver`` marker, or for a whole suite with the
+``emailactions_deliver = true`` ini option. emailactions is imported inside
+hooks and fixtures, not here, so coverage sees its import-time lines.
 """
 
 from __future__ import annotations
@@ -256,6 +262,52 @@ class Outbox:
             raise AssertionError(f"expected no mail matching {criteria}, found {found}")
 
 
+DELIVER = "emailactions_deliver"
+#: The capture that the session-wide one replaced, restored at the end.
+_previous = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(DELIVER, "Deliver mail through each host's own transports instead of capturing it (default: false).", type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{DELIVER}(on=True): this test delivers mail through its hosts' own transports; "
+                                       f"{DELIVER}(False) captures it even when the {DELIVER} ini option is set.")  # fmt: skip
+    # Mail sent outside a test (at import, in session fixtures) is captured too.
+    # Once, though the plugin be loaded twice (entry point and pytest_plugin.py).
+    if not config.getini(DELIVER) and _previous not in config.stash:
+        from emailactions.host import capture
+        from emailactions.transports.memory import MemoryTransport
+
+        config.stash[_previous] = capture(MemoryTransport())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _previous in config.stash:
+        from emailactions.host import capture
+
+        capture(config.stash[_previous])
+        del config.stash[_previous]
+
+
+@pytest.fixture(autouse=True)
+def _emailactions_capture(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh capturing memory transport per test (``None`` when the test delivers);
+    the default host is rebuilt for each test, so it reads the config the test sets."""
+    from emailactions.host import capture
+    from emailactions.transports.memory import MemoryTransport
+
+    marker = request.node.get_closest_marker(DELIVER)
+    deliver = bool(marker.args[0] if marker.args else marker.kwargs.get("on", True)) if marker else request.config.getini(DELIVER)
+    transport = None if deliver else MemoryTransport()
+    previous = capture(transport)
+    try:
+        yield transport
+    finally:
+        capture(previous)
+
+
 @pytest.fixture
 def emailactions_config() -> dict[str, Any]:
     """Override to change the host's config: memory transport, no rate limits
@@ -280,6 +332,9 @@ def emailactions_host(emailactions_config: dict[str, Any]) -> Iterator[Any]:
 
 
 @pytest.fixture
-def emailactions_outbox(emailactions_host: Any) -> Outbox:
-    """The outbox of ``emailactions_host``'s memory transport."""
-    return Outbox(emailactions_host.transport())
+def emailactions_outbox(request: pytest.FixtureRequest, _emailactions_capture: Any) -> Outbox:
+    """Every mail sent during the test, by any host; when the test delivers,
+    the outbox of ``emailactions_host``'s memory transport."""
+    if _emailactions_capture is not None:
+        return Outbox(_emailactions_capture)
+    return Outbox(request.getfixturevalue("emailactions_host").transport())

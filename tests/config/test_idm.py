@@ -65,3 +65,15 @@ def test_password_never_in_config_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(conf)
     assert "TopSecret99" not in str(info.value.to_dict())
+
+
+def test_as_native_gives_the_default_transport_and_from():
+    from emailactions.config.idm import as_native
+
+    native = as_native({"host": "h", "from": "idm@example.com"})
+    assert native["email"] == {"transport": "default", "from": "idm@example.com"}
+    assert native["transports"]["default"]["backend"] == "smtp" and native["transports"]["default"]["host"] == "h"
+    assert "from" not in as_native({"host": "h", "from": ""})["email"]  # IDM's empty from is none
+    with pytest.raises(ConfigError) as info:
+        as_native({"host": "h", "from": 42})
+    assert info.value.detail["key"] == "from"

@@ -3,6 +3,8 @@
 IDM's keys, its millisecond timeouts, its numbers written as strings and
 its JavaMail properties, mapped onto :class:`~emailactions.transports.smtp.SMTPTransport`
 options. Keys are named as IDM's file has them (``auth.password``).
+:func:`as_native` gives what the file defines in the native schema, so an
+``emailactions.toml`` beside it can add the rest.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ def _whole(value: Any, key: str) -> int:
 def _ms(value: Any, key: str) -> float:
     """IDM timeouts: milliseconds as a number or numeric string; 0 means none."""
     return _whole(value, key) / 1000.0
+
+
+def as_native(data: Mapping[str, Any], *, source: str = "external.email.json") -> dict[str, Any]:
+    """``external.email.json`` as native sections: ``[transports.default]``, the
+    transport ``send`` uses, and ``[email] from`` when the file names one."""
+    options = from_idm(data, source=source)
+    email = {"transport": "default"}
+    sender = data.get("from") or None  # IDM writes "" for none
+    if sender is not None:
+        email["from"] = validate.typed(sender, str, "from")
+    return {"email": email, "transports": {"default": options}}
 
 
 def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") -> dict[str, Any]:

@@ -10,42 +10,56 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from emailactions.config import validate
-from emailactions.config.idm import from_idm
+from emailactions.config.idm import as_native
 from emailactions.config.model import Config
 from emailactions.config.native import from_mapping
-from emailactions.config.server import ServerConfig, parse_server
 from emailactions.errors import ConfigError
 
-#: In an IDM conf folder, the ``[server]`` settings of ``emailactions serve``
-#: (IDM keeps its users elsewhere; this file holds only a ``[server]`` table).
+#: Beside IDM's files: every native section IDM's files do not define.
+NATIVE_FILE = "emailactions.toml"
+#: Beside IDM's files: only a ``[server]`` table for ``emailactions serve``.
 SERVER_FILE = "emailactions-server.toml"
 
 
 def load_idm_conf(conf_dir: Path) -> Config:
-    """An IDM ``conf/`` folder: ``external.email.json`` plus templates beside it."""
-    path = conf_dir / "external.email.json"
-    server = _server_file(conf_dir / SERVER_FILE)
-    if not path.is_file():
-        return Config(conf_dir=conf_dir, source=str(conf_dir), server=server)
-    data = _read(path, json.loads)
-    options = from_idm(data, source=str(path))
-    sender = data.get("from") or None
-    if sender is not None:
-        validate.typed(sender, str, "from")
-    return Config(sender=sender, transports={"default": options}, conf_dir=conf_dir, source=str(path), server=server)
+    """An IDM ``conf/`` folder: ``external.email.json``, templates and ``emailactions.toml`` beside it.
+
+    The native file adds what IDM's files lack (outbox, rate limits, more
+    transports...); relative paths in it are taken from the conf folder. A
+    key both define is refused rather than one silently winning: IDM's admin
+    UI edits ``external.email.json``, and a hidden override would make its
+    edits dead without a word.
+    """
+    idm_path, native_path, server_path = conf_dir / "external.email.json", conf_dir / NATIVE_FILE, conf_dir / SERVER_FILE
+    data = read_toml(native_path) if native_path.is_file() else {}
+    for section in ("email", "transports"):
+        validate.typed(data.get(section, {}), Mapping, section)
+    if "conf" in data.get("email", {}):
+        raise ConfigError(f"Config key 'email.conf' cannot be set in {native_path}: the conf folder is where it is", key="email.conf")
+    if server_path.is_file():
+        server = read_toml(server_path)
+        validate.known(server, {"server"}, "")
+        if "server" in server and "server" in data:
+            raise _clash("server", native_path, server_path)
+        data = {**data, **server}
+    if idm_path.is_file():
+        idm = as_native(_read(idm_path, json.loads), source=str(idm_path))
+        for section, values in idm.items():
+            both = [key for key in values if key in data.get(section, {})]
+            if both:
+                raise _clash(f"{section}.{both[0]}", native_path, idm_path)
+        data = {**data, **{section: {**values, **data.get(section, {})} for section, values in idm.items()}}
+    source = idm_path if idm_path.is_file() else native_path if native_path.is_file() else conf_dir
+    return replace(from_mapping(data, source=str(source), base=conf_dir), conf_dir=conf_dir)
 
 
-def _server_file(path: Path) -> ServerConfig:
-    """``emailactions-server.toml`` beside IDM's files, if there is one."""
-    if not path.is_file():
-        return ServerConfig()
-    data = read_toml(path)
-    validate.known(data, {"server"}, "")
-    return parse_server(data.get("server", {}), base=path.parent)
+def _clash(key: str, path: Path, other: Path) -> ConfigError:
+    return ConfigError(f"Config key {key!r} in {path}: {other} already defines it; keep one of the two", key=key)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

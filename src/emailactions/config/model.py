@@ -15,7 +15,7 @@ from emailactions.config.server import ServerConfig
 from emailactions.errors import ConfigError
 from emailactions.params.send import Limits
 
-#: Outbox file when the config names none (IDM conf folders cannot name one).
+#: Outbox file when the config names none.
 OUTBOX_ENV = "EMAILACTIONS_OUTBOX"
 
 
