@@ -410,8 +410,6 @@ class TransportError(EmailActionsError):
     #: Set by a synchronous send: how many attempts it made, and the seconds they took.
     attempts = _Context[int]()
     elapsed = _Context[float]()
-    #: The plugin whose transport raised something other than an emailactions error.
-    plugin = _Context[str]()
 
 
 class ConnectError(TransportError):

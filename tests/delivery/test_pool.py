@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emailactions import ActionHost, ConfigError, PluginError, TransportError, UnknownTransport, hookimpl
+from emailactions import ActionHost, ConfigError, PluginError, UnknownTransport, hookimpl
 from emailactions.config.validate import check_options
 from emailactions.transports.base import BaseTransport
 from support.smtp_server import free_port
@@ -109,18 +109,10 @@ def test_a_plugin_transports_constructor_error_is_a_plugin_error_naming_it(caplo
     assert "Traceback" in caplog.text and "flaky-plugin" in caplog.text  # the host logs what the caller does not see
 
 
-def test_a_plugin_transports_unexpected_send_error_is_a_transport_error_naming_it(caplog):
-    failed = []
-
-    class Observer:
-        @hookimpl
-        def send_failed(self, message, error):
-            failed.append(error)
-
-    with flaky_host("send") as h, pytest.raises(TransportError) as info:
-        h.plugin_manager.register(Observer())
+def test_a_plugin_transports_unexpected_send_error_is_a_plugin_error_naming_it(caplog):
+    with flaky_host("send") as h, pytest.raises(PluginError) as info:
         h.action("external/email", "send", {"to": "b@example.com"})
     body = info.value.to_dict()
-    assert body["code"] == 502 and "KeyError" in body["message"]
-    assert body["detail"]["plugin"] == "flaky-plugin" and body["detail"]["transport"] == "default"
-    assert failed == [info.value] and "Traceback" in caplog.text
+    assert body["code"] == 500 and body["message"] == "Transport 'default' of plugin 'flaky-plugin' failed: KeyError: 'token'"
+    assert body["detail"] == {"kind": "plugin_error", "plugin": "flaky-plugin", "transport": "default"}
+    assert isinstance(info.value.__cause__, KeyError) and "Traceback" in caplog.text

@@ -7,7 +7,7 @@ import threading
 from typing import Any, Mapping
 
 from emailactions.config.validate import check_options
-from emailactions.errors import ConfigError, EmailActionsError, PluginError, TransportError, UnknownTransport
+from emailactions.errors import ConfigError, EmailActionsError, PluginError, UnknownTransport
 from emailactions.mime.message import Message
 from emailactions.registry import Registry
 from emailactions.transports.base import BaseTransport, SendResult
@@ -26,7 +26,9 @@ class TransportPool:
 
     A plugin's transport is code the host does not control: whatever it raises
     besides an emailactions error is logged with its traceback and reaches the
-    caller as an error naming the plugin and the alias (IDM's error shape).
+    caller as a ``PluginError`` naming the plugin and the alias (IDM's error
+    shape). A 500, not a relay's 502: it is a bug, not an answer from the relay,
+    and its text may hold what a REST client must not see (the server hides 500s).
     """
 
     def __init__(self, classes: Registry[type[BaseTransport]], transports: Mapping[str, Mapping[str, Any]], default: str) -> None:
@@ -47,8 +49,7 @@ class TransportPool:
         """The opened transport for a config alias (the default one if None).
 
         A constructor or ``open()`` that raises anything but an emailactions
-        error is a ``PluginError``: nothing was attempted, and trying again
-        fails the same way until the plugin or its options change.
+        error is a ``PluginError``: nothing was attempted.
         """
         alias = alias or self.default
         with self._lock:
@@ -63,22 +64,18 @@ class TransportPool:
                 except EmailActionsError:
                     raise
                 except Exception as exc:
-                    log.error("transport %r of plugin %r could not be built", alias, plugin, exc_info=True)
-                    raise PluginError(
-                        f"Transport {alias!r} ({cls.__name__} of plugin {plugin!r}) could not be built: {type(exc).__name__}: {exc}",
-                        plugin=plugin,
-                        transport=alias,
-                    ) from exc
+                    what = f"Transport {alias!r} ({cls.__name__} of plugin {plugin!r}) could not be built"
+                    raise _plugin_error(what, exc, plugin, alias) from exc
                 self._open[alias] = transport
             return self._open[alias]
 
     def send(self, message: Message, alias: str | None = None) -> SendResult:
-        """Send through an alias's transport.
+        """Send through an alias's transport; anything but an emailactions error
+        from the plugin's ``send`` becomes a ``PluginError``.
 
-        Anything but an emailactions error from the plugin's ``send`` becomes a
-        ``TransportError`` naming the plugin: it happened on the way to the
-        relay (an HTTP client's connection error, most often), so it is retried
-        like any transport failure, and ``send_failed`` observers see it.
+        The synchronous path does not retry it (a bug does not fix itself in
+        seconds); the outbox does, as any error that is not a transport's,
+        until ``max_attempts``.
         """
         alias = alias or self.default
         transport = self.get(alias)
@@ -88,10 +85,7 @@ class TransportPool:
             raise
         except Exception as exc:
             plugin = self._options[alias][2]
-            log.error("transport %r of plugin %r raised an unexpected error", alias, plugin, exc_info=True)
-            raise TransportError(
-                f"Transport {alias!r} of plugin {plugin!r} failed: {type(exc).__name__}: {exc}", transport=alias, plugin=plugin
-            ) from exc
+            raise _plugin_error(f"Transport {alias!r} of plugin {plugin!r} failed", exc, plugin, alias) from exc
 
     def close(self) -> None:
         """Close every opened transport; a later :meth:`get` opens afresh."""
@@ -99,3 +93,9 @@ class TransportPool:
             opened, self._open = self._open, {}
         for transport in opened.values():
             transport.close()
+
+
+def _plugin_error(what: str, exc: Exception, plugin: str, alias: str) -> PluginError:
+    """Log ``exc`` with its traceback; the error the caller gets instead."""
+    log.error("%s", what, exc_info=exc)
+    return PluginError(f"{what}: {type(exc).__name__}: {exc}", plugin=plugin, transport=alias)
