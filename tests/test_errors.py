@@ -44,3 +44,15 @@ def test_refusals_dict_is_the_result_shape():
     refused = {"a@example.com": Refusal(452, "later"), "b@example.com": Refusal(550, "no")}
     assert refusals_dict(refused) == {"a@example.com": {"code": 452, "message": "later"}, "b@example.com": {"code": 550, "message": "no"}}
     assert json.loads(json.dumps(refused)) == {"a@example.com": [452, "later"], "b@example.com": [550, "no"]}
+
+
+def test_a_transport_error_shows_its_hint_attempts_and_elapsed_in_the_body():
+    from emailactions.errors import AuthError
+
+    err = AuthError("535 refused", transport="default", hint="Check transports.default.username and transports.default.password")
+    err.attempts, err.elapsed = 1, 0.042  # what the synchronous path adds on the way up
+    assert err.to_dict()["detail"] == {
+        "kind": "auth_error", "transport": "default",
+        "hint": "Check transports.default.username and transports.default.password", "attempts": 1, "elapsed": 0.042,
+    }  # fmt: skip
+    assert TransportError("x").hint is None and TransportError("x").attempts is None

@@ -403,6 +403,13 @@ class TransportError(EmailActionsError):
     permanent = _Context[bool]()
     #: Where in the session it failed (``connect``, ``DATA``...).
     stage = _Context[str]()
+    #: What an operator must change, naming the config key (``ca_file``,
+    #: ``username``...). Only a config change fixes such a failure, so a
+    #: synchronous send raises it at once; the outbox keeps retrying it.
+    hint = _Context[str]()
+    #: Set by a synchronous send: how many attempts it made, and the seconds they took.
+    attempts = _Context[int]()
+    elapsed = _Context[float]()
 
 
 class ConnectError(TransportError):

@@ -150,9 +150,8 @@ class ActionHost:
 
     def deliver(self, message: Message, *, transport: str | None = None) -> SendResult:
         """Send one finished message now, notifying ``message_sent`` / ``send_failed``."""
-        backend = self.transport(transport)
         try:
-            result = backend.send(message)
+            result = self.transports.send(message, transport)
         except TransportError as exc:
             self.notify("send_failed", message=message, error=exc)
             raise

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
 import pytest
 
-from support import wait_for
+from support import FAST_OUTBOX, wait_for
+from support.smtp_server import HostileServer
 from emailactions import RecipientsRefused, TransportError
 
 
@@ -261,3 +263,114 @@ def test_failures_are_logged_and_stored_without_secrets(smtp_tls_server, ca_file
     assert secret not in caplog.text and secret not in json.dumps(shown)
     for file in tmp_path.glob("o.sqlite3*"):  # the database and its WAL
         assert secret.encode() not in file.read_bytes()
+
+
+# -- a synchronous send ends by sync_deadline, whatever the relay does ----------
+
+SYNC_DEADLINE = 2.0
+
+
+def sync_host(port: int, sync_deadline: float = SYNC_DEADLINE, **transport):
+    """A host sending synchronously over SMTP with the transport's DEFAULT timeouts
+    (minutes long) unless a test gives others: only sync_deadline bounds the send."""
+    from emailactions import ActionHost
+
+    return ActionHost({
+        "email": {"from": "openidm@example.com"},
+        "transports": {"default": {"backend": "smtp", "host": "127.0.0.1", "port": port, **transport}},
+        "outbox": {"sync_deadline": sync_deadline, "sync_backoff": 0.05},
+        "rate_limits": {"enabled": False},
+    }, load_entry_points=False)  # fmt: skip
+
+
+def timed_failure(host, error=TransportError):
+    """Send synchronously; the error it raised and the seconds it took."""
+    started = time.monotonic()
+    with host, pytest.raises(error) as info:
+        host.action("external/email", "send", {"to": "a@example.com", "subject": "bounded"})
+    return info.value, time.monotonic() - started
+
+
+@pytest.mark.parametrize("mode", ["unaccepted", "silent", "trickle"])
+def test_a_relay_that_never_greets_cannot_hold_a_synchronous_send(mode):
+    from emailactions import DeliveryTimeout
+
+    with HostileServer(mode) as relay:
+        error, elapsed = timed_failure(sync_host(relay.port), DeliveryTimeout)
+    assert SYNC_DEADLINE - 0.1 < elapsed < SYNC_DEADLINE + 1
+    assert error.code == 504 and error.attempts >= 1 and 0 < error.elapsed < SYNC_DEADLINE + 1
+    detail = error.to_dict()["detail"]
+    assert detail["attempts"] == error.attempts and detail["elapsed"] == error.elapsed
+
+
+def test_a_relay_stalling_at_data_cannot_hold_a_synchronous_send(smtp_server):
+    from emailactions import DeliveryTimeout
+
+    smtp_server.handler.stall = lambda received: 10.0
+    error, elapsed = timed_failure(sync_host(smtp_server.port), DeliveryTimeout)
+    assert elapsed < SYNC_DEADLINE + 1 and error.code == 504
+
+
+def test_an_attempt_that_times_out_early_is_retried_within_the_deadline():
+    with HostileServer("silent") as relay:
+        error, elapsed = timed_failure(sync_host(relay.port, timeout=0.3))
+    assert error.attempts > 1 and relay.accepted == error.attempts
+    assert elapsed < SYNC_DEADLINE + 1
+
+
+def test_sync_deadline_0_makes_one_attempt_bounded_by_the_transports_timeouts():
+    with HostileServer("silent") as relay:
+        error, elapsed = timed_failure(sync_host(relay.port, sync_deadline=0, timeout=0.3))
+    assert error.attempts == 1 and elapsed < 1.0
+
+
+def test_an_untrusted_certificate_fails_at_once_with_a_hint(smtp_tls_server):
+    from emailactions import TLSError
+
+    # The default sync_deadline: only the first attempt is made, not 15 s of them.
+    host = sync_host(smtp_tls_server.port, sync_deadline=15.0, host="localhost", starttls=True)
+    error, elapsed = timed_failure(host, TLSError)
+    assert error.attempts == 1 and elapsed < 1.5
+    detail = error.to_dict()["detail"]
+    assert "transports.default.ca_file" in detail["hint"] and "transports.default.verify" in detail["hint"]
+    assert detail["attempts"] == 1 and 0 < detail["elapsed"] < 1.5
+
+
+def test_refused_credentials_fail_at_once_with_a_hint(smtp_tls_server, ca_file):
+    from emailactions import AuthError
+
+    host = sync_host(smtp_tls_server.port, sync_deadline=15.0, host="localhost", starttls=True, ca_file=ca_file,
+                     username="idm", password="wrong-password")  # fmt: skip
+    error, elapsed = timed_failure(host, AuthError)
+    assert "535" in error.message and error.attempts == 1 and elapsed < 1.5
+    assert "transports.default.username" in error.hint and "transports.default.password" in error.hint
+    assert "wrong-password" not in str(error.to_dict())
+
+
+def test_a_missing_starttls_fails_at_once_with_a_hint(smtp_server):
+    from emailactions import TLSError
+
+    error, elapsed = timed_failure(sync_host(smtp_server.port, sync_deadline=15.0, starttls=True), TLSError)
+    assert error.attempts == 1 and elapsed < 1.5 and "transports.default.starttls" in error.to_dict()["detail"]["hint"]
+
+
+def test_a_missing_auth_fails_at_once_with_a_hint(smtp_server):
+    from emailactions import AuthError
+
+    error, elapsed = timed_failure(sync_host(smtp_server.port, sync_deadline=15.0, username="idm", password="pw"), AuthError)
+    assert error.attempts == 1 and elapsed < 1.5 and "transports.default.starttls" in error.hint
+
+
+def test_the_outbox_keeps_retrying_what_a_synchronous_send_gives_up_at_once(smtp_tls_server, tmp_path):
+    from emailactions import ActionHost
+
+    config = {
+        "email": {"from": "openidm@example.com"},
+        "transports": {"default": {"backend": "smtp", "host": "localhost", "port": smtp_tls_server.port, "starttls": True}},
+        "outbox": {"path": str(tmp_path / "o.sqlite3"), **FAST_OUTBOX, "max_attempts": 3},
+        "rate_limits": {"enabled": False},
+    }
+    with ActionHost(config, load_entry_points=False) as host:
+        entry = settled(host, submit(host, to="a@example.com")["outboxId"])
+    # An operator fixes a certificate; the mail waits for the fix, as in Postfix.
+    assert entry.state == "failed" and entry.attempts == 3 and entry.last_error["detail"]["kind"] == "tls_error"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from emailactions import ActionHost, ConfigError, UnknownTransport
+from emailactions import ActionHost, ConfigError, PluginError, UnknownTransport, hookimpl
 from emailactions.config.validate import check_options
+from emailactions.transports.base import BaseTransport
 from support.smtp_server import free_port
 
 
@@ -68,3 +69,50 @@ def test_check_options_reads_signatures_and_annotations():
         with pytest.raises(ConfigError) as info:
             check_options(factory, options, "t.a")
         assert info.value.key == key
+
+
+class _Flaky(BaseTransport):
+    """A plugin transport whose constructor or send fails as buggy code does."""
+
+    name = "flaky"
+
+    def __init__(self, *, fail: str = "send", **options) -> None:
+        if fail == "init":
+            raise TypeError("__init__() got an unexpected keyword argument 'region'")
+        super().__init__()
+        self.fail = fail
+
+    def send(self, message):
+        raise KeyError("token")
+
+
+class _FlakyPlugin:
+    __name__ = "flaky-plugin"
+
+    @hookimpl
+    def register_transports(self, register):
+        register("flaky", _Flaky)
+
+
+def flaky_host(fail):
+    return ActionHost({"email": {"from": "a@example.com"}, "transports": {"default": {"backend": "flaky", "fail": fail}},
+                       "outbox": {"sync_deadline": 0}, "rate_limits": {"enabled": False}},
+                      load_entry_points=False, plugins=[_FlakyPlugin()])  # fmt: skip
+
+
+def test_a_plugin_transports_constructor_error_is_a_plugin_error_naming_it(caplog):
+    with flaky_host("init") as h, pytest.raises(PluginError) as info:
+        h.action("external/email", "send", {"to": "b@example.com"})
+    body = info.value.to_dict()
+    assert body["code"] == 500 and body["detail"] == {"kind": "plugin_error", "plugin": "flaky-plugin", "transport": "default"}
+    assert "TypeError" in body["message"] and "'region'" in body["message"]
+    assert "Traceback" in caplog.text and "flaky-plugin" in caplog.text  # the host logs what the caller does not see
+
+
+def test_a_plugin_transports_unexpected_send_error_is_a_plugin_error_naming_it(caplog):
+    with flaky_host("send") as h, pytest.raises(PluginError) as info:
+        h.action("external/email", "send", {"to": "b@example.com"})
+    body = info.value.to_dict()
+    assert body["code"] == 500 and body["message"] == "Transport 'default' of plugin 'flaky-plugin' failed: KeyError: 'token'"
+    assert body["detail"] == {"kind": "plugin_error", "plugin": "flaky-plugin", "transport": "default"}
+    assert isinstance(info.value.__cause__, KeyError) and "Traceback" in caplog.text

@@ -17,7 +17,7 @@ from emailactions.errors import (
     Refusal,
     TransportError,
 )
-from emailactions.delivery.retry import Backoff, classify, is_temporary, refusals_of, split_refusals
+from emailactions.delivery.retry import Backoff, classify, is_temporary, refusals_of, retried_now, split_refusals
 
 
 @pytest.mark.parametrize(
@@ -97,3 +97,21 @@ def test_classify_sorts_a_results_refusals_into_typed_retries_and_failures():
     assert outcome.accepted == ["a@x.org"]
     assert outcome.retry == {"b@x.org": Refusal(452, "full")} and outcome.refused == {"c@x.org": Refusal(550, "gone")}
     assert result.to_dict()["refused"] == {"b@x.org": {"code": 452, "message": "full"}, "c@x.org": {"code": 550, "message": "gone"}}
+
+
+@pytest.mark.parametrize(
+    "error, now",
+    [
+        (TLSError("certificate verify failed", hint="Set transports.default.ca_file"), False),
+        (AuthError("535 bad credentials", hint="Check transports.default.username"), False),
+        (TLSError("handshake reset"), True),  # no hint: a retry may succeed
+        (AuthError("454 try later"), True),
+        (DeliveryTimeout("no answer"), True),
+        (TransportError("DATA 554", smtp_code=554), False),  # permanent anyway
+        (TransportError("plugin: fix your token", hint="Set transports.default.token"), False),
+    ],
+)
+def test_errors_with_a_hint_are_final_now_and_retried_by_the_outbox(error, now):
+    assert retried_now(error) is now
+    if error.hint:
+        assert is_temporary(error)  # the outbox keeps it until the config is fixed

@@ -3,6 +3,7 @@
 Besides scripted replies (``rcpt_reply``, ``data_reply``) a test can make the
 server stall before answering DATA (``stall``) or drop the connection in the
 middle of DATA or after the final dot without replying (``drop``).
+:class:`HostileServer` is no SMTP server at all: it never greets, or trickles.
 """
 
 from __future__ import annotations
@@ -146,3 +147,73 @@ class SMTPServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class HostileServer:
+    """A TCP listener on loopback that never lets an SMTP session start.
+
+    ``mode``: ``"unaccepted"`` never calls ``accept()`` (the kernel's backlog
+    completes the TCP handshake, then nothing); ``"silent"`` accepts and never
+    says a word; ``"trickle"`` sends an endless multi-line greeting, one byte
+    every ``interval`` seconds, so no single read ever times out.
+    """
+
+    def __init__(self, mode: str, *, interval: float = 1.0) -> None:
+        assert mode in ("unaccepted", "silent", "trickle"), mode
+        self.mode, self.interval = mode, interval
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.listener.settimeout(0.05)
+        self.port: int = self.listener.getsockname()[1]
+        #: Connections accepted so far.
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> "HostileServer":
+        if self.mode != "unaccepted":
+            self._spawn(self._accept)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5)
+        self.listener.close()
+
+    def __enter__(self) -> "HostileServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            self._spawn(self._trickle if self.mode == "trickle" else self._hold, conn)
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            self._stop.wait()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        line = b"220-slow.example.com " + b"x" * 40 + b"\r\n"
+        with conn:
+            while not self._stop.is_set():
+                for byte in line:
+                    if self._stop.wait(self.interval):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        return

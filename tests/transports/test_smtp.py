@@ -11,7 +11,7 @@ import pytest
 
 from emailactions import ActionHost, AuthError, ConfigError, ConnectError, DeliveryTimeout, TLSError
 from emailactions.transports.smtp import SMTPTransport
-from support.smtp_server import PASSWORD, USER, SMTPServer, free_port
+from support.smtp_server import PASSWORD, USER, HostileServer, SMTPServer, free_port
 
 from support.transport_contract import TransportContract, make_message
 
@@ -306,3 +306,78 @@ def test_trickling_server_cannot_hold_a_send_past_its_deadline():
     finally:
         stop.set()
         listener.close()
+
+
+# -- a caller's deadline, and failures only a config change fixes ------------
+
+
+def test_a_callers_deadline_caps_the_transports_own_timeouts():
+    from emailactions.transports.base import answer_by
+
+    with HostileServer("silent") as relay:
+        transport = SMTPTransport(host="127.0.0.1", port=relay.port)  # default timeouts: minutes
+        started = time.monotonic()
+        with answer_by(started + 0.5), pytest.raises(DeliveryTimeout):
+            transport.send(make_message())
+        assert time.monotonic() - started < 1.0
+
+
+def test_a_failed_session_is_dropped_without_waiting_for_a_quit_reply():
+    # The greeting read times out at 0.5 s; a QUIT would wait another 0.5 s for its reply.
+    with HostileServer("silent") as relay:
+        transport = SMTPTransport(host="127.0.0.1", port=relay.port, timeout=0.5, deadline=30)
+        started = time.monotonic()
+        with pytest.raises(DeliveryTimeout):
+            transport.send(make_message())
+        assert time.monotonic() - started < 0.9
+
+
+def test_a_pooled_connection_gets_its_own_timeout_back_after_a_capped_send(smtp_server):
+    from emailactions.transports.base import answer_by
+
+    transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port, timeout=10)
+    with answer_by(time.monotonic() + 3):
+        transport.send(make_message(1))
+    conn, _ = transport._idle[0]
+    assert conn.sock.gettimeout() <= 3
+    transport.send(make_message(2))
+    assert transport._idle[0][0] is conn and conn.sock.gettimeout() == 10
+    transport.close()
+
+
+@pytest.mark.parametrize(
+    "trusted, error, keys",
+    [
+        (False, TLSError, ["transports.relay.ca_file", "transports.relay.verify"]),
+        (True, AuthError, ["transports.relay.username", "transports.relay.password"]),
+    ],
+)
+def test_tls_and_auth_failures_name_the_key_that_fixes_them(smtp_tls_server, ca_file, trusted, error, keys):
+    transport = SMTPTransport(host="localhost", port=smtp_tls_server.port, timeout=10, starttls=True,
+                              ca_file=ca_file if trusted else None, username=USER, password="wrong")  # fmt: skip
+    transport.alias = "relay"
+    with pytest.raises(error) as info:
+        transport.send(make_message())
+    assert all(key in info.value.hint for key in keys) and info.value.to_dict()["detail"]["hint"] == info.value.hint
+
+
+@pytest.mark.parametrize(
+    "options, error, key",
+    [
+        ({"starttls": True}, TLSError, "transports.default.starttls"),
+        ({"username": USER, "password": PASSWORD}, AuthError, "transports.default.starttls"),
+    ],
+)
+def test_a_missing_capability_names_the_key_that_fixes_it(smtp_server, options, error, key):
+    transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port, timeout=10, **options)
+    transport.alias = "default"
+    with pytest.raises(error) as info:
+        transport.send(make_message())
+    assert key in info.value.hint
+
+
+def test_failures_a_retry_may_fix_carry_no_hint():
+    transport = SMTPTransport(host="127.0.0.1", port=free_port(), timeout=5)
+    with pytest.raises(ConnectError) as info:
+        transport.send(make_message())
+    assert info.value.hint is None

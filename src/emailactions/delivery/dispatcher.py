@@ -19,8 +19,8 @@ from emailactions.mime.message import Message
 from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.outbox.entry import iso_time
 from emailactions.delivery.ratelimit import RateLimiter, acquire_request, build
-from emailactions.delivery.retry import Backoff, classify
-from emailactions.transports.base import SendResult
+from emailactions.delivery.retry import Backoff, classify, retried_now
+from emailactions.transports.base import SendResult, answer_by
 from emailactions.delivery.outbox.worker import DeliveryWorker
 
 log = logging.getLogger("emailactions.outbox")
@@ -95,17 +95,22 @@ class Dispatcher:
         return self.host.plugin_manager.pipeline("prepare_message", message=message, host=self.host)
 
     def send(self, message: Message, *, template: str | None = None) -> tuple[SendResult, int]:
-        """Deliver now; retry temporary failures until ``sync_deadline``.
+        """Deliver now, answering within ``sync_deadline``: each attempt's socket
+        timeouts are capped by the time left, and temporary failures are retried
+        while a backoff still ends before it.
 
         Returns the merged result and the number of attempts. Recipients that
         answered 4xx are retried alone; those still refused at the deadline
-        appear in ``refused``. If nobody accepted it, the last error is raised.
+        appear in ``refused``. If nobody accepted it, the last error is raised,
+        with ``attempts`` and ``elapsed``. A ``sync_deadline`` of 0 makes one
+        attempt, bounded by the transport's own timeouts.
         """
         message = self.prepare(message)
         acquire_request(message, template)
         if self.limiter is not None:
             self.limiter.acquire(message, template)
-        deadline = time.monotonic() + self.settings.sync_deadline
+        started = time.monotonic()
+        deadline = started + self.settings.sync_deadline
         backoff = Backoff(self.settings.sync_backoff, max(self.settings.sync_backoff, self.settings.sync_deadline))
         accepted: list[str] = []
         refused: Refusals = {}
@@ -125,13 +130,14 @@ class Dispatcher:
             result: SendResult | None = None
             error: TransportError | None = None
             try:
-                result = self.host.deliver(current)
+                with answer_by(deadline if self.settings.sync_deadline else None):
+                    result = self.host.deliver(current)
             except TransportError as exc:
                 error = exc
             outcome = classify(current.recipients, result, error)
             accepted += outcome.accepted
             refused.update(outcome.refused)
-            if outcome.retry and wait_for_retry():
+            if outcome.retry and (error is None or retried_now(error)) and wait_for_retry():
                 current = replace(current, recipients=tuple(outcome.retry))
                 continue
             refused.update(outcome.retry)
@@ -141,8 +147,15 @@ class Dispatcher:
                 return self._merged(message, accepted, refused, transport, response), attempt
             if isinstance(error, RecipientsRefused) and attempt > 1:
                 # Report every recipient's last reply, not only the last attempt's.
-                raise RecipientsRefused(error.message, transport=error.transport, refused=refused) from error
-            raise error
+                final = RecipientsRefused(error.message, transport=error.transport, refused=refused)
+                raise self._spent(final, attempt, started) from error
+            raise self._spent(error, attempt, started)
+
+    @staticmethod
+    def _spent(error: TransportError, attempts: int, started: float) -> TransportError:
+        """``error`` with what the synchronous send spent on it, for the caller to see."""
+        error.attempts, error.elapsed = attempts, round(time.monotonic() - started, 3)
+        return error
 
     @staticmethod
     def _merged(message: Message, accepted: list[str], refused: Refusals, transport: Any, response: str | None) -> SendResult:

@@ -45,6 +45,18 @@ def is_temporary(error: EmailActionsError) -> bool:
     return True
 
 
+def retried_now(error: EmailActionsError) -> bool:
+    """Whether the synchronous path tries again: a temporary failure that no
+    operator must fix first.
+
+    An error with a ``hint`` (an untrusted certificate, refused credentials, a
+    missing STARTTLS or AUTH) fails the same way until the config changes:
+    retrying it would only keep the caller waiting for ``sync_deadline``. The
+    outbox still retries it (:func:`is_temporary`), so queued mail waits for the fix.
+    """
+    return is_temporary(error) and not (isinstance(error, TransportError) and isinstance(error.hint, str))
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One attempt, sorted: who took the message, whom to try again, who refused for good."""
@@ -59,7 +71,8 @@ def classify(recipients: Sequence[str], result: Any = None, error: EmailActionsE
     """The outcome of one attempt at ``recipients``: a ``SendResult`` or an error.
 
     The one place both the synchronous path and the outbox worker learn what
-    to retry: 4xx replies and temporary errors are retried, the rest is final.
+    to retry: 4xx replies and temporary errors are retried, the rest is final
+    (the synchronous path also asks :func:`retried_now`).
     """
     if error is None:
         temporary, permanent = split_refusals(result.refused)

@@ -187,7 +187,9 @@ def _endpoint(state: ServerState, endpoint: Endpoint) -> Callable[[Request], Awa
         except EmailActionsError as exc:
             outcome = exc.kind
             if exc.code >= 500 and public_error(exc) is not exc:
-                log.error("%s %s by %s failed: %s", request.method, printable(request.url.path), caller, exc.message)
+                # With its cause's traceback (a plugin's bug), as for an exception of no known kind.
+                log.error("%s %s by %s failed: %s", request.method, printable(request.url.path), caller, exc.message,
+                          exc_info=exc if exc.__cause__ is not None else None)  # fmt: skip
             response = error_response(request, exc)
         except Exception:
             # The HTTP boundary is the one place that must catch everything:

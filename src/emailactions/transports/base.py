@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Iterator
 
 from emailactions.errors import ConfigError, Refusal, Refusals, refusals_dict
 from emailactions.mime.message import Message
@@ -76,6 +78,34 @@ class BaseTransport(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: When the caller needs an answer by (``time.monotonic()``), if it does.
+_ANSWER_BY: ContextVar[float | None] = ContextVar("emailactions_answer_by", default=None)
+
+
+@contextmanager
+def answer_by(deadline: float | None) -> Iterator[None]:
+    """Sends made inside the block should end by ``deadline`` (``time.monotonic()``).
+
+    The synchronous path sets it from ``sync_deadline``: a transport's own
+    timeouts are sized for the outbox, where waiting is cheap, and would
+    otherwise hold a caller for minutes. ``None`` sets no deadline.
+    """
+    token = _ANSWER_BY.set(deadline)
+    try:
+        yield
+    finally:
+        _ANSWER_BY.reset(token)
+
+
+def caller_deadline() -> float | None:
+    """The deadline :func:`answer_by` set for this thread or task, if any.
+
+    A transport caps its connect and read timeouts by the time left, so a
+    relay that never answers cannot hold the caller past it.
+    """
+    return _ANSWER_BY.get()
 
 
 def option(value: Any, kind: type | tuple[type, ...], name: str) -> Any:

@@ -30,7 +30,8 @@ from emailactions.errors import (
 )
 from emailactions.hookspecs import hookimpl
 from emailactions.mime.message import Message
-from emailactions.transports.base import BaseTransport, SendResult, option
+from emailactions.transports.base import BaseTransport, SendResult, caller_deadline, option
+from emailactions.transports.watchdog import WATCHDOG, Watch, within
 
 log = logging.getLogger("emailactions.smtp")
 
@@ -65,7 +66,11 @@ class SMTPTransport(BaseTransport):
     ``ca_file`` adds a CA bundle (the ``SSL_CERT_FILE`` environment variable
     works too). Timeouts are in seconds; ``0`` means none. ``timeout`` bounds
     each read or write, ``deadline`` a whole message (connect to final reply),
-    so a server that trickles bytes cannot hold a send past it.
+    so a server that trickles bytes cannot hold a send past it. A caller's
+    deadline (``sync_deadline``, see :func:`~.base.answer_by`) caps all three.
+
+    A failure only a config change can fix (an untrusted certificate, refused
+    credentials, a missing STARTTLS or AUTH) carries a ``hint`` naming the key.
     """
 
     name = "smtp"
@@ -150,17 +155,18 @@ class SMTPTransport(BaseTransport):
             self._tls = ctx
         return self._tls
 
-    def _connect(self, watch: "_Watch | None") -> smtplib.SMTP:
+    def _connect(self, watch: "Watch | None") -> smtplib.SMTP:
         import smtplib
         import ssl
 
         where = f"{self.host}:{self.port}"
         # smtplib's default local name calls getfqdn(), a DNS round trip.
         local = self.local_hostname or socket.gethostname() or "localhost"
+        timeout = within(self.connect_timeout, watch)
         if self.use_ssl:
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(local_hostname=local, timeout=self.connect_timeout, context=self._tls_context())
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(local_hostname=local, timeout=timeout, context=self._tls_context())
         else:
-            conn = smtplib.SMTP(local_hostname=local, timeout=self.connect_timeout)
+            conn = smtplib.SMTP(local_hostname=local, timeout=timeout)
         # Connecting after construction lets the deadline cover a slow greeting;
         # smtplib keeps the TLS server name in _host, which only __init__ sets.
         conn._host = self.host  # type: ignore[attr-defined]
@@ -171,38 +177,58 @@ class SMTPTransport(BaseTransport):
             if code != 220:
                 raise ConnectError(f"{where} refused the session: {code} {_text(greeting)}", transport=self.alias)
             self.connections_opened += 1
-            if conn.sock is not None:
-                conn.sock.settimeout(self.timeout)
+            _settimeout(conn, within(self.timeout, watch))
             conn.ehlo_or_helo_if_needed()
             if self.starttls:
                 if not conn.has_extn("starttls"):
-                    raise TLSError(f"{where} does not offer STARTTLS", transport=self.alias)
+                    raise TLSError(f"{where} does not offer STARTTLS", transport=self.alias, hint=self._hint("starttls"))
                 conn.starttls(context=self._tls_context())
                 conn.ehlo()
             if self.username is not None:
                 if not conn.has_extn("auth"):
-                    raise AuthError(f"{where} does not offer AUTH", transport=self.alias)
+                    raise AuthError(f"{where} does not offer AUTH", transport=self.alias, hint=self._hint("no-auth"))
                 conn.login(self.username, self.password)
         except TransportError:
-            _close(conn)
+            _drop(conn)
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            _close(conn)
+            _drop(conn)
             raise AuthError(
                 f"{where} refused the credentials of {self.username!r}: {exc.smtp_code} {_text(exc.smtp_error)}",
                 transport=self.alias,
+                # 454 is a temporary AUTH failure: retried like any other 4xx.
+                hint=self._hint("credentials") if exc.smtp_code >= 500 else None,
             ) from None  # the cause would carry the AUTH exchange
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            _close(conn)
+        except ssl.SSLCertVerificationError as exc:
+            _drop(conn)
+            raise TLSError(f"TLS with {where} failed: {exc}", transport=self.alias, hint=self._hint("certificate")) from exc
+        except ssl.SSLError as exc:
+            _drop(conn)
             raise TLSError(f"TLS with {where} failed: {exc}", transport=self.alias) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            _close(conn)
+            _drop(conn)
             if _timed_out(exc) or (watch is not None and watch.fired):
                 raise DeliveryTimeout(f"{where} did not answer in time", transport=self.alias) from exc
             raise ConnectError(f"SMTP session with {where} failed: {exc}", transport=self.alias) from exc
         return conn
 
-    def _acquire(self, watch: "_Watch | None") -> tuple[smtplib.SMTP, bool]:
+    def _hint(self, problem: str) -> str:
+        """The config change that fixes ``problem``, naming the full keys."""
+        key = f"transports.{self.alias}."
+        if problem == "certificate":
+            return (
+                f"Set {key}ca_file (or SSL_CERT_FILE) to the CA that signed the relay's certificate, and {key}host "
+                f"to a name on it; {key}verify = false turns the check off"
+            )
+        if problem == "starttls":
+            return f"Set {key}starttls = false for a relay without TLS, or ssl = true for one with implicit TLS (port 465)"
+        if problem == "no-auth" and not (self.starttls or self.use_ssl):
+            return f"Many relays offer AUTH only over TLS: set {key}starttls = true (or ssl = true)"
+        if problem == "no-auth":
+            return f"Remove {key}username and {key}password if the relay needs no login"
+        return f"Check {key}username and {key}password"
+
+    def _acquire(self, watch: "Watch | None") -> tuple[smtplib.SMTP, bool]:
         wait = self.timeout if watch is None or watch.deadline is None else max(0.0, watch.deadline - time.monotonic())
         if not self._slots.acquire(timeout=wait):
             raise DeliveryTimeout("No SMTP connection became free in time", transport=self.alias)
@@ -214,12 +240,15 @@ class SMTPTransport(BaseTransport):
                         break
                     conn, since = self._idle.pop()
                 if now - since < self.idle_timeout:
+                    if watch is not None:
+                        watch.conn = conn
+                    # An earlier send may have left a timeout capped by its own deadline.
+                    _settimeout(conn, within(self.timeout, watch))
                     # A connection idle for a while may have been dropped by the server.
                     if now - since < 1.0 or _alive(conn):
-                        if watch is not None:
-                            watch.conn = conn
                         return conn, True
-                _close(conn)
+                # Dropped, not QUIT: a server that stopped answering would hold the QUIT.
+                _drop(conn)
             return self._connect(watch), False
         except BaseException:
             self._slots.release()
@@ -230,7 +259,7 @@ class SMTPTransport(BaseTransport):
             with self._lock:
                 self._idle.append((conn, time.monotonic()))
         else:
-            _close(conn)
+            _drop(conn)
         self._slots.release()
 
     def open(self) -> None:
@@ -245,21 +274,24 @@ class SMTPTransport(BaseTransport):
     # -- sending ---------------------------------------------------------
 
     def send(self, message: Message) -> SendResult:
-        """Deliver one message within ``deadline`` seconds, from connect to final reply."""
-        watch = _WATCHDOG.watch(time.monotonic() + self.deadline) if self.deadline else None
+        """Deliver one message within ``deadline`` seconds, from connect to final
+        reply, and by the caller's deadline if it set one."""
+        started = time.monotonic()
+        ends = [d for d in (started + self.deadline if self.deadline else None, caller_deadline()) if d is not None]
+        watch = WATCHDOG.watch(min(ends)) if ends else None
         try:
             return self._send(message, watch)
         except TransportError as exc:
             if watch is not None and watch.fired and not isinstance(exc, DeliveryTimeout):
                 raise DeliveryTimeout(
-                    f"Delivery to {self.host}:{self.port} took longer than {self.deadline:g} s", transport=self.alias
+                    f"Delivery to {self.host}:{self.port} took longer than {watch.deadline - started:.3g} s", transport=self.alias
                 ) from exc
             raise
         finally:
             if watch is not None:
-                _WATCHDOG.release(watch)
+                WATCHDOG.release(watch)
 
-    def _send(self, message: Message, watch: "_Watch | None") -> SendResult:
+    def _send(self, message: Message, watch: "Watch | None") -> SendResult:
         import smtplib
 
         where = f"{self.host}:{self.port}"
@@ -300,7 +332,7 @@ class SMTPTransport(BaseTransport):
                 if watch is not None:
                     # Detach first: once pooled, the connection may be another
                     # send's, and this watch must not shut its socket down.
-                    _WATCHDOG.detach(watch)
+                    WATCHDOG.detach(watch)
                     healthy = healthy and not watch.fired
                 self._release(conn, healthy)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -399,75 +431,6 @@ class SMTPTransport(BaseTransport):
         )
 
 
-class _Watch:
-    """One send's deadline; ``conn`` is whatever connection it is using."""
-
-    __slots__ = ("deadline", "conn", "fired")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.conn: smtplib.SMTP | None = None
-        self.fired = False
-
-
-class _Watchdog:
-    """One thread that shuts down the socket of any send past its deadline.
-
-    Socket timeouts bound each read, not a whole send: a server trickling a
-    byte a second would hold a reply open for ever. Shutting the socket down
-    from here wakes the blocked read at once.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._watches: set[_Watch] = set()
-        self._thread: threading.Thread | None = None
-        #: When the thread wakes next; it is only woken early for an earlier deadline.
-        self._wake_at = float("inf")
-
-    def watch(self, deadline: float) -> _Watch:
-        watch = _Watch(deadline)
-        with self._cond:
-            self._watches.add(watch)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="emailactions-smtp-watchdog", daemon=True)
-                self._thread.start()
-            if deadline < self._wake_at:
-                # Waking the thread costs a context switch; most sends never need it.
-                self._wake_at = deadline
-                self._cond.notify()
-        return watch
-
-    def release(self, watch: _Watch) -> None:
-        with self._cond:
-            self._watches.discard(watch)
-
-    def detach(self, watch: _Watch) -> None:
-        """Forget the watch's connection (it is going back to the pool)."""
-        with self._cond:
-            watch.conn = None
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                for watch in [w for w in self._watches if w.deadline <= now]:
-                    self._watches.discard(watch)
-                    watch.fired = True
-                    sock = getattr(watch.conn, "sock", None)
-                    if sock is not None:
-                        try:
-                            sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
-                nearest = min((w.deadline for w in self._watches), default=float("inf"))
-                self._wake_at = nearest
-                self._cond.wait(None if nearest == float("inf") else max(0.0, nearest - now))
-
-
-_WATCHDOG = _Watchdog()
-
-
 def _timed_out(exc: BaseException | None) -> bool:
     """smtplib turns a socket timeout into SMTPServerDisconnected; look beneath."""
     while exc is not None:
@@ -475,6 +438,11 @@ def _timed_out(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def _settimeout(conn: smtplib.SMTP, timeout: float | None) -> None:
+    if conn.sock is not None:
+        conn.sock.settimeout(timeout)
 
 
 def _alive(conn: smtplib.SMTP) -> bool:
@@ -497,12 +465,18 @@ def _reset(conn: smtplib.SMTP) -> bool:
 
 
 def _close(conn: smtplib.SMTP) -> None:
+    """QUIT, then close: for a connection that was working."""
     import smtplib
 
     try:
         conn.quit()
     except (OSError, smtplib.SMTPException):
         pass
+    _drop(conn)
+
+
+def _drop(conn: smtplib.SMTP) -> None:
+    """Close without QUIT: after a failure, a QUIT could wait a whole read timeout for its reply."""
     try:
         conn.close()
     except OSError:
