@@ -35,7 +35,7 @@ from emailactions import ActionHost
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 SERVER = (
     "import sys, logging; logging.disable(logging.CRITICAL); sys.path.insert(0, sys.argv[1]);"
-    "from smtp_server import SMTPServer; s = SMTPServer().start(); latency = float(sys.argv[2]) / 1000;"
+    "from support.smtp_server import SMTPServer; s = SMTPServer().start(); latency = float(sys.argv[2]) / 1000;"
     "s.handler.stall = lambda received: latency; print(s.port, flush=True); sys.stdin.read()"
 )
 

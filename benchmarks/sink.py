@@ -47,7 +47,7 @@ def sink() -> Iterator[tuple[int, str]]:
             proc.wait()
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from smtp_server import SMTPServer
+    from support.smtp_server import SMTPServer
 
     server = SMTPServer().start()
     try:
