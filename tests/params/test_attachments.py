@@ -22,6 +22,8 @@ def send(host, attachment, **params):
         "invoice.pdf=?iso-8859-1?q?.exe?=",           # readers decode words even without white space
         "reports/=?utf-8?q?evil.exe?=",                # still there after the path is dropped
         "=?utf-8?q?evil.exe?\u200b=",                  # becomes a word once format characters go
+        "=??Q??=",                                     # the stdlib reads an empty charset as a word
+        "=?utf-8?q?evil .exe?=",                       # and white space inside one
     ],
 )
 def test_a_name_that_looks_like_an_encoded_word_is_refused(emailactions_host, emailactions_outbox, filename):
@@ -55,6 +57,9 @@ def test_an_encoded_word_hiding_a_control_character_is_refused(emailactions_host
         ("a?=b=?c.txt", "a?=b=?c.txt"),
         ("Überweisung 2026.pdf", "Überweisung 2026.pdf"),
         ("q?b?.txt", "q?b?.txt"),
+        ('"quoted".txt', '"quoted".txt'),
+        ("<angle>", "angle"),                         # readers drop a wrapping pair: so do we
+        ('" <x.pdf> "', "x.pdf"),
     ],
 )
 def test_other_names_reach_the_reader_unchanged(emailactions_host, emailactions_outbox, filename, shown):

@@ -221,7 +221,7 @@ def parse_address(item: Any, param: str) -> Address:
         raise _bad(param, item, "an address must be a string or an object")
     unknown = set(item) - {"address", "display"}
     if unknown:
-        raise _bad(param, item, f"unknown keys {sorted(unknown)}")
+        raise _bad(param, item, f"unknown keys {sorted(map(str, unknown))}")
     addr, display = item.get("address"), item.get("display") or ""
     if not isinstance(addr, str) or not isinstance(display, str):
         raise _bad(param, item, "address and display must be strings")

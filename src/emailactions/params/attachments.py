@@ -24,7 +24,7 @@ _CID = re.compile(r"[A-Za-z0-9._@-]{1,200}")
 # An RFC 2047 encoded word anywhere: readers (mailparser, mail clients, the
 # stdlib) decode one even inside a quoted file name, so "=?utf-8?q?evil.exe?="
 # would show as "evil.exe".
-_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?.*?\?=", re.S)  # as loose as the stdlib's
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 _KEYS = {"filename", "fileType", "data", "inline", "cid"}
 MAX_FILENAME_CHARS = 200
@@ -41,13 +41,20 @@ class Attachment:
 
 
 def safe_filename(name: str) -> str:
-    """A base name without paths, control, format (bidi) or separator characters."""
+    """A base name without paths, control, format (bidi) or separator characters.
+
+    Also without what readers drop from a name's ends (spaces, dots, and a
+    wrapping pair of quotes or angle brackets), so the name sent is the name shown.
+    """
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in "CZ" or ch == " ")
-    name = " ".join(name.split()).strip(". ")
+    name = " ".join(name.split())
     if len(name) > MAX_FILENAME_CHARS:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: MAX_FILENAME_CHARS - len(ext) - 1] + dot + ext) if dot and len(ext) < 20 else name[:MAX_FILENAME_CHARS]
+    name = name.strip(". ")
+    while len(name) >= 2 and name[0] + name[-1] in ('""', "<>"):
+        name = name[1:-1].strip(". ")
     return name or "attachment"
 
 
