@@ -104,6 +104,7 @@ EXTRA_HEADERS = {
 MSG_ID_HEADERS = frozenset({"In-Reply-To", "References"})
 # An RFC 5322 msg-id: "<" left "@" right ">", printable ASCII without white space or brackets.
 _MSG_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
+_MSG_ID_LIST = re.compile(rf"\s*(?:{_MSG_ID.pattern}\s*)+")
 
 Resolver = Callable[[str], "list[Address]"]
 
@@ -186,12 +187,9 @@ def extra_headers(value: Any) -> tuple[tuple[str, str], ...]:
 
 def msg_ids(value: str, param: str) -> str:
     """A list of message ids, one space apart (however they were spaced), or a 400."""
-    ids = value.split()
-    if not ids or not all(_MSG_ID.fullmatch(msg_id) for msg_id in ids):
-        raise InvalidParams(
-            f"Parameter {param!r} must be message ids like '<id@example.com>', separated by spaces", param=param
-        )
-    return " ".join(ids)
+    if not _MSG_ID_LIST.fullmatch(value):
+        raise InvalidParams(f"Parameter {param!r} must be message ids like '<id@example.com>', separated by spaces", param=param)
+    return " ".join(_MSG_ID.findall(value))
 
 
 def recipients(
