@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,3 +169,32 @@ def test_error_reasons_match_http():
     for code, phrase in _REASONS.items():
         # 413's phrase changed in Python 3.13; we keep CREST's older one.
         assert HTTPStatus(code).phrase == phrase or code == 413
+
+
+def test_a_non_ascii_reply_to_makes_the_message_smtputf8():
+    # Only From and the envelope counted: a UTF-8 Reply-To raised UnicodeEncodeError.
+    req = SendRequest(sender=SENDER, to=(Address("a@example.com"),), reply_to=(Address("tó@example.com", "Tó"),))
+    message = compose(req)
+    assert message.smtputf8
+    # A UTF-8 header section (RFC 6532) reads back as text.
+    from email import policy
+    from email.parser import Parser
+
+    reply_to = Parser(policy=policy.default).parsestr(message.data.decode("utf-8"))["Reply-To"]
+    assert [(a.display_name, a.addr_spec) for a in reply_to.addresses] == [("Tó", "tó@example.com")]
+
+
+def test_ascii_addresses_keep_the_message_ascii():
+    req = SendRequest(sender=SENDER, to=(Address("a@example.com", "Zoë"),), reply_to=(Address("r@example.com", "Réply"),))
+    message = compose(req)
+    assert not message.smtputf8 and message.data.isascii()
+
+
+@pytest.mark.parametrize("name", ["References", "In-Reply-To"])
+def test_message_id_headers_are_never_encoded_words(name):
+    # "=?" inside an id is text to a msg-id reader; an encoded word would hide every id.
+    ids = "<=?x?y@example.com> <b@example.com>"
+    req = SendRequest(sender=SENDER, to=(Address("a@example.com"),), headers=((name, ids),))
+    message = compose(req)
+    assert f"{name}: {ids}\r\n".encode() in message.data
+    assert message.parsed()[name] == ids

@@ -196,3 +196,53 @@ def test_config_repr_has_no_secrets():
     host = ActionHost({"transports": {"default": {"backend": "smtp", "username": "u", "password": "S3cr3t-PW"}},
                        "rate_limits": {"storage": "redis://:R3disPW@localhost:6379"}}, load_entry_points=False)
     assert "S3cr3t-PW" not in repr(host.config) and "R3disPW" not in repr(host.config)
+
+
+@pytest.mark.parametrize("name", ["References", "In-Reply-To"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "<a@example.com>\t<b.c@example.org>",      # a tab turned the list into one encoded word
+        "<a@example.com>  <b.c@example.org>",      # so did a double space
+        "  <a@example.com>\t \t<b.c@example.org> ",
+        "<a@example.com><b.c@example.org>",         # RFC 5322 needs no space between ids
+    ],
+)
+def test_message_id_lists_are_normalised_never_encoded(emailactions_host, emailactions_outbox, name, given):
+    emailactions_host.action("external/email", "send", dict(BASE, headers={name: given}))
+    raw = emailactions_outbox[0].data
+    assert f"{name}: <a@example.com> <b.c@example.org>\r\n".encode() in raw
+    assert b"=?" not in raw.split(b"\r\n\r\n")[0]
+    assert emailactions_outbox.last[name] == "<a@example.com> <b.c@example.org>"
+
+
+def test_long_references_fold_between_ids(emailactions_host, emailactions_outbox):
+    ids = [f"<{i:04d}.thread.message@mail.example.com>" for i in range(20)]
+    emailactions_host.action("external/email", "send", dict(BASE, headers={"References": " ".join(ids)}))
+    head = emailactions_outbox[0].data.split(b"\r\n\r\n")[0].decode()
+    folded = head[head.index("References:"):].split("\r\nMessage-ID:")[0]
+    lines = folded.split("\r\n")
+    assert len(lines) > 1 and all(len(line) <= 78 for line in lines)
+    # Every break is between two ids, and unfolding gives the list back.
+    assert all(line.removeprefix("References: ").strip().startswith("<") and line.endswith(">") for line in lines)
+    assert emailactions_outbox.last["References"] == " ".join(ids)
+
+
+@pytest.mark.parametrize("name", ["References", "In-Reply-To"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "",
+        "not a message id",
+        "a@example.com",                          # no angle brackets
+        "<no-at-sign>",
+        "<a@example.com> trailing",
+        "<a b@example.com>",
+        "=?utf-8?q?=3Ca@example.com=3E?=",
+        "<é@example.com>",
+    ],
+)
+def test_values_that_are_not_message_id_lists_are_refused(emailactions_host, emailactions_outbox, name, given):
+    err = refused(emailactions_host, emailactions_outbox, dict(BASE, headers={name: given}))
+    assert err.param == f"headers.{name}"
+    assert "message ids" in err.message

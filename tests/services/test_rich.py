@@ -199,3 +199,32 @@ def test_inline_image_without_html_is_an_inline_attachment(emailactions_host, em
     msg = emailactions_outbox.last
     assert msg.get_content_type() == "multipart/mixed"
     assert list(msg.iter_parts())[1]["Content-ID"] == "<l>"
+
+
+def test_a_non_ascii_reply_to_goes_out_with_smtputf8(smtp_host, smtp_server):
+    # Only From and the envelope decided SMTPUTF8: this raised a raw UnicodeEncodeError.
+    smtp_host.action("external/email", "send", {"to": "a@example.com", "replyTo": "Tó <tó@example.com>", "subject": "x"})
+    [received] = smtp_server.messages
+    assert "SMTPUTF8" in received.mail_options
+    from email import policy
+    from email.parser import Parser
+
+    reply_to = Parser(policy=policy.default).parsestr(received.data.decode("utf-8"))["Reply-To"]
+    assert [(a.display_name, a.addr_spec) for a in reply_to.addresses] == [("Tó", "tó@example.com")]
+
+
+def test_a_non_ascii_reply_to_is_refused_clearly_by_a_relay_without_smtputf8():
+    from emailactions import ActionHost, SMTPUTF8Unsupported
+    from support.smtp_server import SMTPServer
+
+    server = SMTPServer(smtputf8=False).start()
+    try:
+        host = ActionHost({"email": {"from": "a@example.com"},
+                           "transports": {"default": {"backend": "smtp", "host": "127.0.0.1", "port": server.port}}}, load_entry_points=False)
+        with pytest.raises(SMTPUTF8Unsupported) as info:
+            host.action("external/email", "send", {"to": "b@example.com", "replyTo": "tó@example.com"})
+        assert info.value.code == 502 and "SMTPUTF8" in info.value.message
+        assert server.messages == []
+        host.close()
+    finally:
+        server.stop()

@@ -20,7 +20,7 @@ from typing import Iterable
 from emailactions.params.addresses import Address
 from emailactions.mime.message import Message, MessageInfo
 from emailactions.params.attachments import Attachment
-from emailactions.params.send import Body, SendRequest
+from emailactions.params.send import MSG_ID_HEADERS, Body, SendRequest
 
 CRLF = "\r\n"
 #: RFC 5322 recommends 78 characters per header line.
@@ -90,6 +90,15 @@ def unstructured(name: str, text: str) -> str:
             return f"{name}: {text}{CRLF}"
         return _fold_tokens(name, text.split(" "), " ")
     return _fold_tokens(name, encoded_words(text), " ")
+
+
+def msg_id_list(name: str, value: str) -> str:
+    """In-Reply-To / References: ids one space apart, folded between ids.
+
+    Threading clients read these as ``<id>`` tokens; an encoded word hides
+    them, so the value (checked by params) is never encoded.
+    """
+    return _fold_tokens(name, value.split(), " ")
 
 
 def phrase(display: str) -> list[str]:
@@ -279,10 +288,11 @@ def compose(request: SendRequest, *, message_id: str | None = None, date: float 
     if request.reply_to:
         head.append(address_header("Reply-To", request.reply_to))
     head.append(unstructured("Subject", request.subject))
-    head.extend(unstructured(name, value) for name, value in request.headers)
+    head.extend((msg_id_list if name in MSG_ID_HEADERS else unstructured)(name, value) for name, value in request.headers)
     head.append(f"Message-ID: {message_id}{CRLF}MIME-Version: 1.0{CRLF}")
     part_headers, data = content_part(request)
-    smtputf8 = sender.smtputf8 or any(a.smtputf8 for a in request.recipients)
+    # Every address written in a header counts, Reply-To too: UTF-8 headers need SMTPUTF8.
+    smtputf8 = any(a.smtputf8 for a in (sender, *request.recipients, *request.reply_to))
     header_bytes = "".join(head).encode("utf-8" if smtputf8 else "ascii")
     return Message(
         data=header_bytes + part_headers.encode("ascii") + b"\r\n" + data,

@@ -152,15 +152,55 @@ def _split_name_addr(item: str) -> tuple[str, str]:
     return " ".join(raw.split()), addr
 
 
+# IDNA 2008's CONTEXTJ code points: legal in a domain label after a virama or
+# between joining letters (Sinhala "ශ්‍රී", Persian "نامه‌ای"); email-validator
+# refuses every format character, these included.
+_JOINERS = re.compile("[\u200c\u200d]")
+#: Longest domain email-validator checks; also bounds the IDNA decoding below.
+_MAX_DOMAIN_CHARS = 255
+
+
 def _validate(addr: str) -> str:
     """The addr-spec as sent: email-validator's syntax check, IDNA 2008 domain."""
     from email_validator import EmailNotValidError, validate_email
 
+    local, _, domain = addr.rpartition("@")
+    joined = _joined_domain(domain)
     try:
-        info = validate_email(addr, allow_smtputf8=True, check_deliverability=False)
+        # With joiners, the idna package checks them (CONTEXTJ) and
+        # email-validator every other rule, on the domain without them.
+        info = validate_email(f"{local}@{_JOINERS.sub('', joined)}" if joined else addr, allow_smtputf8=True, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
-    return f"{info.local_part}@{info.ascii_domain}"
+    if not joined:
+        return f"{info.local_part}@{info.ascii_domain}"
+    import idna
+
+    try:
+        ascii_domain = idna.encode(joined, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"The part after the @-sign is not valid IDNA ({exc}).") from None
+    spec = f"{info.local_part}@{ascii_domain}"
+    if len(spec.encode("utf-8")) > 254:
+        raise ValueError("The email address is too long after IDNA encoding.")
+    return spec
+
+
+def _joined_domain(domain: str) -> str:
+    """``domain`` in Unicode when a label holds a ZWJ or ZWNJ (also inside an A-label), else ""."""
+    if len(domain) > _MAX_DOMAIN_CHARS:
+        return ""
+    if _JOINERS.search(domain):
+        return domain
+    if "xn--" not in domain.lower():
+        return ""
+    import idna
+
+    try:
+        unicode_domain = ".".join(idna.decode(label) if label.lower().startswith("xn--") else label for label in domain.split("."))
+    except (idna.IDNAError, UnicodeError):
+        return ""  # email-validator says what is wrong with it
+    return unicode_domain if _JOINERS.search(unicode_domain) else ""
 
 
 def _bad(param: str, item: Any, reason: str) -> InvalidParams:
@@ -181,7 +221,7 @@ def parse_address(item: Any, param: str) -> Address:
         raise _bad(param, item, "an address must be a string or an object")
     unknown = set(item) - {"address", "display"}
     if unknown:
-        raise _bad(param, item, f"unknown keys {sorted(unknown)}")
+        raise _bad(param, item, f"unknown keys {sorted(map(str, unknown))}")
     addr, display = item.get("address"), item.get("display") or ""
     if not isinstance(addr, str) or not isinstance(display, str):
         raise _bad(param, item, "address and display must be strings")

@@ -6,6 +6,7 @@ headers, size limits). Only ``params/`` knows IDM's parameter names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -99,6 +100,12 @@ EXTRA_HEADERS = {
     )
 }  # fmt: skip
 
+#: Headers that hold message ids only (RFC 5322 3.6.4).
+MSG_ID_HEADERS = frozenset({"In-Reply-To", "References"})
+# An RFC 5322 msg-id: "<" left "@" right ">", printable ASCII without white space or brackets.
+_MSG_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
+_MSG_ID_LIST = re.compile(rf"\s*(?:{_MSG_ID.pattern}\s*)+")
+
 Resolver = Callable[[str], "list[Address]"]
 
 
@@ -172,8 +179,17 @@ def extra_headers(value: Any) -> tuple[tuple[str, str], ...]:
         header = check_header_text(text(given, param), param)
         if len(header) > 900:
             raise InvalidParams(f"Parameter {param!r} is longer than 900 characters", param=param)
+        if canonical in MSG_ID_HEADERS:
+            header = msg_ids(header, param)
         out.append((canonical, header))
     return tuple(out)
+
+
+def msg_ids(value: str, param: str) -> str:
+    """A list of message ids, one space apart (however they were spaced), or a 400."""
+    if not _MSG_ID_LIST.fullmatch(value):
+        raise InvalidParams(f"Parameter {param!r} must be message ids like '<id@example.com>', separated by spaces", param=param)
+    return " ".join(_MSG_ID.findall(value))
 
 
 def recipients(
