@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from emailactions.config import Config, default_config_source, load_config
+from emailactions.delivery import pool
 from emailactions.delivery.pool import TransportPool
 from emailactions.engines.base import TemplateEngine
 from emailactions.errors import ForbiddenOperation, InvalidParams, TransportError
@@ -57,7 +58,7 @@ class ActionHost:
         plugin_manager: PluginManager | None = None,
     ) -> None:
         self.config = load_config(config)
-        if _capture is not None:
+        if pool.capturing() is not None:
             # Captured mail waits in memory, never in a file a real worker could deliver from later.
             self.config = replace(self.config, outbox=replace(self.config.outbox, path=None, backend=None))
         plugins = tuple(plugins)
@@ -142,10 +143,6 @@ class ActionHost:
     def transport(self, alias: str | None = None) -> BaseTransport:
         """The opened transport for a config alias (the default one if None), or
         the capturing transport while :func:`capture` has set one."""
-        capturing = _capture
-        if capturing is not None:
-            self.config.transport_options(alias)  # an unknown alias fails as it would
-            return capturing
         return self.transports.get(alias)
 
     def deliver(self, message: Message, *, transport: str | None = None) -> SendResult:
@@ -227,9 +224,6 @@ class ActionHost:
 
 _default_host: ActionHost | None = None
 _default_lock = threading.Lock()
-_capture: BaseTransport | None = None
-
-
 def capture(transport: BaseTransport | None) -> BaseTransport | None:
     """Send every host's mail to ``transport`` (``None``: to their own again); returns the one it replaces.
 
@@ -237,9 +231,9 @@ def capture(transport: BaseTransport | None) -> BaseTransport | None:
     test never delivers for real, whichever host its code builds. It also drops
     the default host, so the next :func:`action` reads its config afresh.
     """
-    global _capture, _default_host
+    global _default_host
     with _default_lock:
-        previous, _capture = _capture, transport
+        previous = pool.capture(transport)
         dropped, _default_host = _default_host, None
     if dropped is not None:
         dropped.close()

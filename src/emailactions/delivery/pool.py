@@ -52,10 +52,13 @@ class TransportPool:
         error is a ``PluginError``: nothing was attempted.
         """
         alias = alias or self.default
+        if alias not in self._options:
+            raise ConfigError(f"No transport configured as {alias!r}", key=f"transports.{alias}")
+        capturing = _capture
+        if capturing is not None:
+            return capturing
         with self._lock:
             if alias not in self._open:
-                if alias not in self._options:
-                    raise ConfigError(f"No transport configured as {alias!r}", key=f"transports.{alias}")
                 cls, options, plugin = self._options[alias]
                 try:
                     transport = cls(**options)
@@ -99,3 +102,19 @@ def _plugin_error(what: str, exc: Exception, plugin: str, alias: str) -> PluginE
     """Log ``exc`` with its traceback; the error the caller gets instead."""
     log.error("%s", what, exc_info=exc)
     return PluginError(f"{what}: {type(exc).__name__}: {exc}", plugin=plugin, transport=alias)
+
+
+#: Where every pool sends while set (see :func:`emailactions.host.capture`, the pytest plugin's seam).
+_capture: BaseTransport | None = None
+
+
+def capture(transport: BaseTransport | None) -> BaseTransport | None:
+    """Make every pool hand out ``transport`` (``None``: their own again); returns the one it replaces."""
+    global _capture
+    previous, _capture = _capture, transport
+    return previous
+
+
+def capturing() -> BaseTransport | None:
+    """The capturing transport, if one is set."""
+    return _capture
