@@ -27,7 +27,8 @@ _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 
 def masked(value: Any, key: str = "") -> Any:
     """``value`` as JSON-ready data, with secrets replaced by ``********``."""
-    if _SECRET_KEY.search(key) and value not in (None, "", {}, ()):
+    # A table under a secret-looking name ([server.api_keys]) is walked; anything else under one is masked.
+    if _SECRET_KEY.search(key) and not isinstance(value, Mapping) and value not in (None, ""):
         return MASK
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name.rstrip("_"): masked(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
