@@ -31,7 +31,7 @@ def test_help_lists_commands():
 def test_send_on_console_without_config(tmp_path):
     proc = run("send", "--from", "a@example.com", "--to", "b@example.com", "--subject", "Hi", "--body", "Hello", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "Subject: Hi" in proc.stdout
+    assert "Subject: Hi" in proc.stderr  # the CLI's console transport writes to stderr
     assert last_json(proc.stdout)["message"] == "Email sent"
 
 
@@ -76,11 +76,11 @@ def test_errors_are_json_on_stderr(tmp_path, args, code, param):
         assert error["detail"]["param"] == param
 
 
-def test_bad_config_is_a_json_error(tmp_path):
+def test_bad_config_is_a_plain_error(tmp_path):
     (tmp_path / "external.email.json").write_text('{"host": "h", "prot": 25}')
     proc = run("--conf", str(tmp_path), "send", "--from", "a@example.com", "--to", "b@example.com")
-    assert proc.returncode == 1
-    assert json.loads(proc.stderr)["detail"]["key"] == "prot"
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("Error: ") and "prot" in proc.stderr
 
 
 def test_conf_and_config_together_is_a_usage_error(tmp_path):
@@ -153,3 +153,36 @@ def test_main_takes_plugins_whose_commands_and_hooks_share_one_manager(tmp_path,
     finally:
         cli.commands.pop("which-manager", None)
     capsys.readouterr()
+
+
+def test_stdout_is_the_result_alone_so_it_pipes_into_jq():
+    from support import ROOT
+
+    proc = run("--config", "examples/console.toml", "send", "--to", "b@example.com", "--subject", "piped", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["message"] == "Email sent"
+    assert "Subject: piped" in proc.stderr and "Subject" not in proc.stdout
+    shell = subprocess.run(f"{sys.executable} -m emailactions --config examples/console.toml send --to b@example.com | jq -er .status",
+                           shell=True, capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    assert shell.returncode == 0 and shell.stdout == "OK\n", shell.stderr
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--config", "missing.toml", "send", "--to", "b@example.com"], "missing.toml"),
+        (["--config", "bad.toml", "send", "--to", "b@example.com"], "bad.toml"),
+        (["--config", "unknown.toml", "plugins"], "transports.default.backend"),
+        (["action", "external/email", "send", "--params", "@nope.json"], "nope.json"),
+        (["send", "--to", "b@example.com", "--body", "@nope.txt"], "nope.txt"),
+        (["send-template", "welcome", "--object", "@nope.json"], "nope.json"),
+        (["send", "--bogus"], "--bogus"),
+    ],
+)
+def test_usage_and_config_errors_exit_2_with_a_plain_message(tmp_path, args, says):
+    (tmp_path / "bad.toml").write_text("[email\n")
+    (tmp_path / "unknown.toml").write_text('[transports.default]\nbackend = "smpt"\n')
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "Error: " in proc.stderr and says in proc.stderr
+    assert not proc.stderr.lstrip().startswith("{") and "Internal Server Error" not in proc.stderr

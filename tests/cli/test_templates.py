@@ -29,7 +29,8 @@ def run(capsys, conf, *args):
     with pytest.raises(SystemExit) as info:
         main(["--conf", str(conf), *args])
     out = capsys.readouterr()
-    return info.value.code, json.loads(out.out) if out.out.strip() else None, json.loads(out.err) if out.err.strip() else None
+    err = out.err[out.err.find("{"):] if "{" in out.err else ""  # after any log lines
+    return info.value.code, json.loads(out.out) if out.out.strip() else None, json.loads(err) if err.strip() else None
 
 
 def test_send_template(capsys, conf, smtp_server):

@@ -27,9 +27,11 @@ def test_readme_first_command_sends_send_json_on_console():
     # README: emailactions action external/email send --params @examples/send.json
     proc = run([sys.executable, "-m", "emailactions", "action", "external/email", "send", "--params", "@examples/send.json"])
     assert proc.returncode == 0, proc.stderr
-    assert "Subject: OpenIDM recon report" in proc.stdout
-    assert "RCPT TO: bjensen@example.com, scarter@example.com, ops@example.com, audit@example.com" in proc.stdout
-    assert "Bcc" not in proc.stdout
+    # The CLI's console transport writes to stderr: stdout is the result JSON alone.
+    assert json.loads(proc.stdout)["message"] == "Email sent"
+    assert "Subject: OpenIDM recon report" in proc.stderr
+    assert "RCPT TO: bjensen@example.com, scarter@example.com, ops@example.com, audit@example.com" in proc.stderr
+    assert "Bcc" not in proc.stderr
 
 
 def test_embed_example():
@@ -105,7 +107,7 @@ def test_readme_flow_runs_a_script_on_the_console():
     # emailactions --config examples/console.toml run examples/scripts/send.js
     proc = run([sys.executable, "-m", "emailactions", "--config", "examples/console.toml", "run", "examples/scripts/send.js"])
     assert proc.returncode == 0, proc.stderr
-    mail, _, result = proc.stdout.rpartition("-" * 72 + "\n")
+    mail, result = proc.stderr, proc.stdout  # the mail on stderr, the result alone on stdout
     assert "RCPT TO: your_email@example.com, bjensen@example.com, scarter@example.com" in mail
     assert "Subject: OpenIDM recon report" in mail and json.loads(result)["message"] == "Email sent"
 

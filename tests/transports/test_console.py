@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
+from emailactions.errors import ConfigError
 from emailactions.mime.compose import compose
 from emailactions.params.addresses import Address
 from emailactions.params.send import Body, SendRequest
@@ -42,3 +45,31 @@ def test_body_escape_sequences_cannot_reach_the_terminal():
                                   bodies=(Body("plain", "\x1b]0;pwned\x07 hi"),)))
     ConsoleTransport(stream=stream).send(message)
     assert "\x1b" not in stream.getvalue() and "\x07" not in stream.getvalue()
+
+
+def small_message():
+    return compose(SendRequest(sender=Address("a@example.com"), to=(Address("b@example.com"),), subject="streams"))
+
+
+def test_stream_option_names_stdout_or_stderr(capsys):
+    ConsoleTransport().send(small_message())
+    ConsoleTransport(stream="stderr").send(small_message())
+    ConsoleTransport(stream="stdout").send(small_message())
+    out = capsys.readouterr()
+    assert out.out.count("Subject: streams") == 2 and out.err.count("Subject: streams") == 1
+
+
+def test_stream_from_a_config_file(capsys):
+    from emailactions import ActionHost
+
+    config = {"transports": {"default": {"backend": "console", "stream": "stderr"}}}
+    with ActionHost(config, load_entry_points=False) as host:
+        host.action("external/email", "send", {"from": "a@example.com", "to": "b@example.com", "subject": "to stderr"})
+    out = capsys.readouterr()
+    assert "Subject: to stderr" in out.err and out.out == ""
+
+
+def test_unknown_stream_is_a_config_error():
+    with pytest.raises(ConfigError) as info:
+        ConsoleTransport(stream="stdin")
+    assert info.value.key == "stream" and "stdout" in info.value.message

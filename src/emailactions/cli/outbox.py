@@ -1,9 +1,9 @@
 """CLI: ``emailactions outbox list|show|retry|purge|drain`` and ``emailactions worker``.
 
 Added through ``register_commands`` like any plugin's commands (the CLI
-registers this module). They build a host that does not start delivery by
-itself: ``outbox list`` must not send mail, and ``worker`` / ``drain``
-decide how delivery runs.
+registers this module). Like every command but ``serve``, they build a host that does not start
+delivery by itself: ``outbox list`` must not send mail, and ``worker`` /
+``drain`` decide how delivery runs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from emailactions.cli.common import run_action
+from emailactions.cli.logs import LEVELS
 from emailactions.hookspecs import hookimpl
 
 RESOURCE = "external/email/outbox"
@@ -28,10 +29,8 @@ def _file_outbox(host: Any) -> Any:
 
 
 @click.group("outbox")
-@click.pass_context
-def outbox_group(ctx: click.Context) -> None:
+def outbox_group() -> None:
     """Show and control submitted mail (needs [outbox] path or EMAILACTIONS_OUTBOX)."""
-    ctx.obj.autostart = False
 
 
 @outbox_group.command("list")
@@ -93,12 +92,13 @@ def drain_command(ctx: click.Context, timeout: float | None) -> None:
 @click.command("worker")
 @click.option("--threads", type=click.IntRange(min=1), help="Delivery threads (default: [outbox] workers or the transport's pool_size).")
 @click.option("--exit-when-empty", is_flag=True, help="Exit once nothing is queued or in flight.")
-@click.option("--log-level", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), help="Log level on stderr (default: INFO, or the global -v / --log-level).")
 @click.pass_context
-def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: bool, log_level: str) -> None:
+def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: bool, log_level: str | None) -> None:
     """Deliver a shared outbox file from this process until SIGTERM or Ctrl-C."""
-    ctx.obj.autostart = False
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs = ctx.obj.logs
+    if logs is not None:
+        logs.default(log_level.upper() if log_level else "INFO", override=log_level is not None)
     stop = threading.Event()
 
     def call(host: Any) -> Any:

@@ -1,7 +1,9 @@
 """The ``emailactions`` command group, its own commands, and ``main``.
 
-Results go as JSON to stdout, errors as the error JSON to stderr (see
-:mod:`.common`). Other commands come from plugins, the CLI's own included.
+Results go as JSON to stdout and nothing else does; an action error goes as
+the error JSON to stderr (exit 1), a usage or config error as a plain message
+(exit 2), log lines to stderr (see :mod:`.common` and :mod:`.logs`). Other
+commands come from plugins, the CLI's own included.
 """
 
 from __future__ import annotations
@@ -11,25 +13,32 @@ from typing import Any, Iterable
 
 import click
 
-from emailactions.cli.common import State, accept_language, fail, no_wait, parse_json, plugin_manager, run_action
-from emailactions.errors import EmailActionsError, InvalidParams
+from emailactions.cli.common import State, accept_language, fail, no_wait, parse_json, plugin_manager, read_file, run_action
+from emailactions.cli.logs import LEVELS, CliLogging, level_from
+from emailactions.errors import ConfigError, EmailActionsError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--conf", type=click.Path(file_okay=False), help="An IDM conf/ folder (external.email.json, emailTemplate-*.json).")
 @click.option("--config", type=click.Path(dir_okay=False), help="An emailactions.toml file.")
+@click.option("-v", "--verbose", count=True, help="Log more on stderr: -v INFO, -vv DEBUG with the SMTP dialogue (credentials masked).")
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), help="Log level on stderr (default WARNING; INFO for serve and worker).")
 @click.version_option(package_name="emailactions")
 @click.pass_context
-def cli(ctx: click.Context, conf: str | None, config: str | None) -> None:
+def cli(ctx: click.Context, conf: str | None, config: str | None, verbose: int, log_level: str | None) -> None:
     """Run IDM-style email actions: send, sendTemplate and more.
 
     Without --conf or --config, EMAILACTIONS_CONFIG or ./emailactions.toml is
-    read; with neither, mail is printed on the console transport.
+    read; with neither, mail is printed on the console transport (on stderr).
+    The result is JSON on stdout. Exit status: 0 done, 1 the action failed
+    (error JSON on stderr), 2 a usage or config error (a plain message).
     """
     if conf and config:
         raise click.UsageError("Give --conf or --config, not both.")
+    logs = CliLogging(level_from(verbose, log_level))
+    ctx.call_on_close(logs.close)
     # main() hands in the plugin manager; the host shares it.
-    ctx.obj = State(conf or config, ctx.obj)
+    ctx.obj = State(conf or config, ctx.obj, logs)
 
 
 @cli.command("action")
@@ -70,11 +79,7 @@ def send_command(ctx: click.Context, from_: str | None, to: str | None, cc: str 
         if text == "-":
             text = sys.stdin.read()
         elif text.startswith("@"):
-            try:
-                with open(text[1:], encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError as exc:
-                raise InvalidParams(f"Cannot read --body file: {exc.strerror}", param="body") from None
+            text = read_file(text, "body")
         params = {"from": from_, "to": to, "cc": cc, "bcc": bcc, "subject": subject, "body": text, "type": type_}
         return host.action("external/email", "send", {k: v for k, v in params.items() if v is not None}, wait_for_completion=not no_wait)
 
@@ -110,6 +115,9 @@ def main(argv: list[str] | None = None, *, plugins: Iterable[object] = ()) -> No
     try:
         pm = plugin_manager(plugins)
         pm.hook.register_commands(cli=cli)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(2)
     except EmailActionsError as exc:
         fail(exc)
     cli.main(args=argv, prog_name="emailactions", obj=pm)

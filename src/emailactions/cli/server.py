@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from emailactions.cli.common import emit, fail
-from emailactions.errors import EmailActionsError, EngineUnavailable
+from emailactions.cli.common import ConfigProblem, emit, fail
+from emailactions.errors import ConfigError, EmailActionsError, EngineUnavailable
 from emailactions.hookspecs import hookimpl
 
 log = logging.getLogger("emailactions.server")
@@ -55,18 +55,25 @@ def serve_command(ctx: click.Context, conf: str | None, config: str | None, bind
     state = ctx.obj
     if conf or config:
         state.source = conf or config
+    state.autostart = True  # the server delivers submitted mail while it runs
+    if state.logs is not None:
+        state.logs.default("INFO")
     try:
         uvicorn = _uvicorn()
         from emailactions.server.app import create_app
 
         host = state.host
+    except ConfigError as exc:
+        raise ConfigProblem.of(exc) from None
     except EmailActionsError as exc:
         fail(exc)
     settings = host.config.server
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if host.config.outbox.path is None:
-        log.warning("no [outbox] path: mail submitted with waitForCompletion=false is lost if the server stops before sending it")
+    if not host.dispatcher.outbox.durable:
+        # The dispatcher's own words, at start rather than first submit: the
+        # CLI's log handler prints each warning once, so it is not repeated then.
+        logging.getLogger("emailactions.outbox").warning(
+            "outbox is in memory: submitted mail is lost if this process stops; set [outbox] path"
+        )
     if settings.tls_cert is None and (bind or settings.host) not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving plain HTTP on %s: passwords and API keys cross the network in clear; set [server] tls_cert/tls_key or use a TLS proxy", bind or settings.host)
     if not settings.users and not settings.api_keys and not settings.anonymous:

@@ -7,6 +7,7 @@ import sys
 import threading
 from typing import TextIO
 
+from emailactions.errors import ConfigError
 from emailactions.hookspecs import hookimpl
 from emailactions.mime.message import Message
 from emailactions.transports.base import BaseTransport, SendResult
@@ -26,18 +27,30 @@ def make_visible(data: bytes) -> str:
     return _UNSAFE.sub(_visible, text.replace("\r", "\\r"))
 
 
+#: What ``stream`` may name in a config file.
+STREAMS = ("stdout", "stderr")
+
+
 class ConsoleTransport(BaseTransport):
-    """Writes each message to a stream (stdout unless given), between rules."""
+    """Writes each message to a stream, between rules.
+
+    ``stream`` is ``"stdout"`` (the default, for embedders), ``"stderr"`` (what
+    the CLI picks, so that its stdout carries only the result JSON) or a text
+    file object. A named stream is looked up at each send, so a redirected
+    ``sys.stdout`` (pytest's capsys) is honoured.
+    """
 
     name = "console"
 
-    def __init__(self, *, stream: TextIO | None = None) -> None:
+    def __init__(self, *, stream: str | TextIO | None = None) -> None:
         super().__init__()
-        self._stream = stream
+        if isinstance(stream, str) and stream not in STREAMS:
+            raise ConfigError(f"Option 'stream' must be one of {list(STREAMS)}, not {stream!r}", key="stream")
+        self._stream = stream or "stdout"
         self._lock = threading.Lock()
 
     def send(self, message: Message) -> SendResult:
-        stream = self._stream or sys.stdout
+        stream = getattr(sys, self._stream) if isinstance(self._stream, str) else self._stream
         rule = "-" * 72
         text = (
             f"{rule}\nMAIL FROM: {message.sender}\nRCPT TO: {', '.join(message.recipients)}\n"

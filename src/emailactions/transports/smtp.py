@@ -31,6 +31,7 @@ from emailactions.errors import (
 from emailactions.hookspecs import hookimpl
 from emailactions.mime.message import Message
 from emailactions.transports.base import BaseTransport, SendResult, caller_deadline, option
+from emailactions.transports.smtp_dialogue import log_dialogue
 from emailactions.transports.watchdog import WATCHDOG, Watch, within
 
 log = logging.getLogger("emailactions.smtp")
@@ -170,6 +171,8 @@ class SMTPTransport(BaseTransport):
         # Connecting after construction lets the deadline cover a slow greeting;
         # smtplib keeps the TLS server name in _host, which only __init__ sets.
         conn._host = self.host  # type: ignore[attr-defined]
+        if self.debug or log.isEnabledFor(logging.DEBUG):
+            log_dialogue(conn, log)
         if watch is not None:
             watch.conn = conn
         try:
