@@ -116,3 +116,12 @@ def test_a_plugin_transports_unexpected_send_error_is_a_plugin_error_naming_it(c
     assert body["code"] == 500 and body["message"] == "Transport 'default' of plugin 'flaky-plugin' failed: KeyError: 'token'"
     assert body["detail"] == {"kind": "plugin_error", "plugin": "flaky-plugin", "transport": "default"}
     assert isinstance(info.value.__cause__, KeyError) and "Traceback" in caplog.text
+
+
+def test_a_transports_own_option_check_is_named_by_its_full_key(tmp_path):
+    # Range and value checks a signature cannot express run when the transport is built.
+    h = host(relay={"backend": "smtp", "host": "127.0.0.1", "port": 70000})
+    with pytest.raises(ConfigError) as info:
+        h.transport()
+    assert info.value.key == "transports.relay.port" and "transports.relay.port" in info.value.message
+    h.close()

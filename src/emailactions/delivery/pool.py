@@ -64,6 +64,8 @@ class TransportPool:
                     transport = cls(**options)
                     transport.alias = alias
                     transport.open()
+                except ConfigError as exc:
+                    raise _keyed(exc, alias) from None
                 except EmailActionsError:
                     raise
                 except Exception as exc:
@@ -118,3 +120,12 @@ def capture(transport: BaseTransport | None) -> BaseTransport | None:
 def capturing() -> BaseTransport | None:
     """The capturing transport, if one is set."""
     return _capture
+
+
+def _keyed(exc: ConfigError, alias: str) -> ConfigError:
+    """A transport's own option error (``key="port"``) named by its full key, ``transports.<alias>.port``."""
+    key = exc.key
+    if not key or key.startswith("transports."):
+        return exc
+    full = f"transports.{alias}.{key}"
+    return type(exc)(f"Config key {full!r}: {exc.message}", key=full)
