@@ -65,6 +65,8 @@ def test_an_idm_conf_folder_and_the_default_source(tmp_path):
     proc = run("--conf", str(ROOT / "examples" / "conf"), "check-config")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["transports"]["default"]["backend"] == "smtp"
+    after = run("check-config", "--conf", str(ROOT / "examples" / "conf"))  # also after the command name
+    assert after.returncode == 0 and json.loads(after.stdout) == json.loads(proc.stdout)
     proc = run("check-config", cwd=tmp_path)  # no ./emailactions.toml: the defaults
     assert proc.returncode == 0 and json.loads(proc.stdout)["transports"] == {"default": {"backend": "console"}}
 
@@ -75,7 +77,7 @@ def test_an_idm_conf_folder_and_the_default_source(tmp_path):
         ('[transports.default]\nbackend = "smpt"\n', "smpt"),
         ('[transports.default]\nbackend = "smtp"\nprot = 25\n', "prot"),
         ('[transports.default]\nbackend = "smtp"\nport = "25"\n', "port"),
-        ('[transports.default]\nbackend = "console"\nstream = "stdin"\n', "stream"),
+        ('[transports.default]\nbackend = "console"\nstream = "stdin"\n', "transports.default.stream"),
         ('[outbox]\nmax_atempts = 3\n', "max_atempts"),
         ("[email\n", "emailactions.toml"),
     ],

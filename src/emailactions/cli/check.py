@@ -48,8 +48,10 @@ def masked(value: Any, key: str = "") -> Any:
 
 
 @click.command("check-config")
+@click.option("--conf", type=click.Path(file_okay=False), help="An IDM conf/ folder (as the global --conf).")
+@click.option("--config", type=click.Path(dir_okay=False), help="An emailactions.toml file (as the global --config).")
 @click.pass_context
-def check_config_command(ctx: click.Context) -> None:
+def check_config_command(ctx: click.Context, conf: str | None, config: str | None) -> None:
     """Check the config (--conf, --config or the default) and print what it resolved, secrets masked.
 
     Builds the host and every transport, as a send would; exits 0, or 2 with
@@ -59,8 +61,10 @@ def check_config_command(ctx: click.Context) -> None:
     from emailactions.host import ActionHost
 
     state: State = ctx.obj
+    # Also after the command name, where someone checking one file types it.
+    source = conf or config or state.source or default_config_source()
     try:
-        config = load_config(state.source or default_config_source())
+        config = load_config(source)
         pm = state.plugin_manager or plugin_manager()
         with ActionHost(replace(config, outbox=replace(config.outbox, autostart=False)), plugin_manager=pm) as host:
             for alias in config.transports:
