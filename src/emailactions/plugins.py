@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import logging
 import os
 import threading
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pluggy
 
 from emailactions import hookspecs
 from emailactions.errors import PluginError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import importlib.metadata
 
 #: Built-ins register through the same hooks as third-party plugins. The CLI
 #: and the REST server register their own modules into the manager they use.
@@ -154,6 +156,8 @@ class PluginManager(pluggy.PluginManager):
 def _entry_points() -> tuple[importlib.metadata.EntryPoint, ...]:
     """The group's entry points, discovered once per process (reading every
     distribution's metadata costs milliseconds; hosts may be many)."""
+    import importlib.metadata  # ~30 ms: only hosts that load installed plugins pay for it
+
     return tuple(importlib.metadata.entry_points(group=GROUP))
 
 

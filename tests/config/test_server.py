@@ -7,7 +7,7 @@ import pytest
 from emailactions import ConfigError
 from emailactions.config import from_mapping
 from emailactions.config.server import JSON_OVERHEAD_BYTES, SERVER_RECIPIENT_LIMIT, body_limit, parse_server
-from emailactions.params.send import Limits
+from emailactions.config.model import Limits
 
 
 @pytest.mark.parametrize(

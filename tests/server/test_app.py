@@ -11,7 +11,7 @@ import pytest
 
 from emailactions import ActionHost, hookimpl
 from emailactions.config.server import body_limit
-from emailactions.params.send import Limits
+from emailactions.config.model import Limits
 from emailactions.server import create_app
 from emailactions.errors import ConfigError, EmailActionsError
 from emailactions.server.protocol import public_error

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 from emailactions.config.server import ServerConfig
 from emailactions.errors import ConfigError
-from emailactions.params.send import Limits
 
 #: Outbox file when the config names none.
 OUTBOX_ENV = "EMAILACTIONS_OUTBOX"
@@ -23,6 +22,24 @@ def env_outbox() -> Path | None:
     """The outbox file named by ``EMAILACTIONS_OUTBOX``, if any."""
     env = os.environ.get(OUTBOX_ENV)
     return Path(env) if env else None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits checked before anything is composed or sent."""
+
+    #: Envelope recipients per message (RFC 5321 servers must take 100).
+    max_recipients: int = 100
+    #: Characters in a subject (one unfolded header line is 998 octets).
+    max_subject_chars: int = 998
+    #: UTF-8 bytes of one body.
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: Decoded bytes of one attachment (a common mail-API default).
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    #: Decoded bytes of all attachments of one message.
+    max_message_bytes: int = 25 * 1024 * 1024
+    #: Recipients of one ``sendSeparately`` / ``destination`` call.
+    max_bulk_recipients: int = 100_000
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from emailactions.config import validate
 from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, env_outbox
 from emailactions.config.server import parse_server
 from emailactions.errors import ConfigError
-from emailactions.params.send import Limits
+from emailactions.config.model import Limits
 
 #: The top-level tables.
 SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server"}

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from emailactions.config import validate
 from emailactions.errors import ConfigError
-from emailactions.params.send import Limits
 
 if TYPE_CHECKING:
+    from emailactions.config.model import Limits
     # hashlib and secrets cost ~8 ms to import; only configs with users need them.
     from emailactions.config.passwords import PasswordHash
 

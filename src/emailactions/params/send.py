@@ -10,28 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from emailactions.config.model import Limits
 from emailactions.errors import InvalidParams, TooLarge
 from emailactions.params.addresses import SURROGATES, Address, check_header_text, parse_address, parse_address_list
 from emailactions.params.attachments import Attachment, parse_attachments
 from emailactions.params.fields import boolean, mapping, pick, text
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits checked before anything is composed or sent."""
-
-    #: Envelope recipients per message (RFC 5321 servers must take 100).
-    max_recipients: int = 100
-    #: Characters in a subject (one unfolded header line is 998 octets).
-    max_subject_chars: int = 998
-    #: UTF-8 bytes of one body.
-    max_body_bytes: int = 10 * 1024 * 1024
-    #: Decoded bytes of one attachment (a common mail-API default).
-    max_attachment_bytes: int = 20 * 1024 * 1024
-    #: Decoded bytes of all attachments of one message.
-    max_message_bytes: int = 25 * 1024 * 1024
-    #: Recipients of one ``sendSeparately`` / ``destination`` call.
-    max_bulk_recipients: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
