@@ -123,6 +123,8 @@ class PluginManager(pluggy.PluginManager):
         """Register the ``emailactions`` entry points (only those in ``EMAILACTIONS_LOAD_PLUGINS`` if set)."""
         allow = os.environ.get(ALLOWLIST_ENV)
         allowed = None if allow is None else {n.strip() for n in allow.split(",") if n.strip()}
+        if allowed is not None and not allowed:
+            return  # an empty allowlist: nothing to look up
         for ep in _entry_points():
             if (allowed is not None and ep.name not in allowed) or self.has_plugin(ep.name) or self.is_blocked(ep.name):
                 continue
