@@ -68,7 +68,7 @@ class RecipientResult:
     #: ``"sent"``, ``"submitted"`` or ``"failed"``.
     status: str
     message_id: str | None = None
-    outbox_id: str | None = None
+    outbox_id: int | None = None
     locale: str | None = None
     #: IDM's error shape (``{"code", "reason", "message", "detail"}``) when failed.
     error: dict[str, Any] | None = None
@@ -94,7 +94,7 @@ class EmailResult:
     refused: dict[str, Any] | None = None
     transport: str | None = None
     attempts: int | None = None
-    outbox_id: str | None = None
+    outbox_id: int | None = None
     state: str | None = None
     next_attempt: str | None = None
     deferred: dict[str, Any] | None = None
