@@ -9,10 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("django")
-
 PROJECT = Path(__file__).resolve().parent / "django_project"
 TESTS = PROJECT.parents[1]
 

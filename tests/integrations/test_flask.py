@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import flask
 import pytest
 
-flask = pytest.importorskip("flask")
-
-from emailactions import EmailActionsError  # noqa: E402
-from emailactions.integrations.flask import EmailActions  # noqa: E402
+from emailactions import EmailActionsError
+from emailactions.integrations.flask import EmailActions
 
 mail = EmailActions()
 
@@ -72,7 +71,6 @@ def test_routes_send_through_the_apps_host(app, smtp_server):
 
 
 def test_async_view_awaits_asend(app, smtp_server):
-    pytest.importorskip("asgiref")  # Flask's async views need it
     response = app.test_client().post("/contact-async", data={"to": "a@example.com"})
     assert response.status_code == 200
     assert [m.message["Message-ID"] for m in smtp_server.messages] == [response.json["messageId"]]

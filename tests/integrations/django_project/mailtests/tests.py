@@ -52,15 +52,18 @@ class ThroughEmailActions(TestCase):
     """With ``EMAIL_BACKEND`` ours again, Django's calls reach a real SMTP server."""
 
     server: SMTPServer
+    ours: override_settings
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
         cls.server = SMTPServer().start()
-        cls.enterClassContext(override_settings(EMAIL_BACKEND=BACKEND, EMAILACTIONS={"config": smtp_config(cls.server.port)}))
+        cls.ours = override_settings(EMAIL_BACKEND=BACKEND, EMAILACTIONS={"config": smtp_config(cls.server.port)})
+        cls.ours.enable()
 
     @classmethod
     def tearDownClass(cls) -> None:
+        cls.ours.disable()
         cls.server.stop()
         super().tearDownClass()
 
