@@ -39,6 +39,7 @@ from emailactions.errors import (
     UnknownTransport,
     UnsupportedMediaType,
 )
+from emailactions.api import Attachment, EmailResult, RecipientResult
 from emailactions.hookspecs import hookimpl
 from emailactions.engines.base import TemplateEngine
 from emailactions.host import ActionContext, ActionHost, action
@@ -52,6 +53,7 @@ __all__ = [
     "ActionContext",
     "ActionError",
     "ActionHost",
+    "Attachment",
     "AuthError",
     "BaseTransport",
     "ConfigError",
@@ -59,6 +61,7 @@ __all__ = [
     "DeliveryTimeout",
     "DuplicateRegistration",
     "EmailActionsError",
+    "EmailResult",
     "EngineUnavailable",
     "ForbiddenOperation",
     "InvalidParams",
@@ -70,6 +73,7 @@ __all__ = [
     "PermissionDenied",
     "PluginError",
     "RateLimited",
+    "RecipientResult",
     "RecipientsRefused",
     "RenderError",
     "SMTPUTF8Unsupported",

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from emailactions.api import EmailMethods, in_thread
 from emailactions.config import Config, default_config_source, load_config
 from emailactions.delivery import pool
 from emailactions.delivery.pool import TransportPool
@@ -33,12 +34,16 @@ class ActionContext:
     caller: str | None = None
 
 
-class ActionHost:
+class ActionHost(EmailMethods):
     """Holds a host's config, plugins and registries, and routes actions to services.
 
     ``config`` is a mapping, a TOML file path, an IDM ``conf/`` folder path,
     or ``None`` for the console transport; transport options are checked
     here, so a bad one fails now rather than at the first send.
+
+    Besides :meth:`action`, Python callers have :meth:`send` and
+    :meth:`send_template` with keyword arguments and a typed result, and
+    ``asend``/``asend_template``/``aaction`` to await (see :mod:`emailactions.api`).
 
     Plugins: by default the process's shared manager
     (:func:`~emailactions.plugins.shared_plugin_manager`);
@@ -189,6 +194,8 @@ class ActionHost:
             raise InvalidParams("Action params must be an object", param="params")
         context = ActionContext(self, accept_language, bool(wait_for_completion), caller)
         return handler(dict(params), context)
+
+    aaction = in_thread(action)
 
     def request(self, verb: str, resource: str, *args: Any, **kwargs: Any) -> Any:
         """Any CREST verb: ``action`` dispatches; others are refused with 403.
