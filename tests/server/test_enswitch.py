@@ -11,6 +11,7 @@ import pytest
 
 from support import wait_for
 from support.server import FAST, Serve, copy_conf, make_config, start, write_config
+from support.smtp_server import free_port
 from emailactions.config.passwords import hash_password
 
 # Enswitch's documentation, verbatim but for the host.
@@ -125,11 +126,7 @@ def test_not_served_unless_listed(live, client):
 
 
 def test_examples_against_emailactions_serve(smtp_server, tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     extra = f"""apis = ["idm", "enswitch"]
 [server.users.user]
 password = "{USER_HASH}"

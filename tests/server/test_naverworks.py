@@ -163,7 +163,8 @@ permissions = ["send"]
         wait_for(lambda: smtp_server.messages, timeout=20)
     finally:
         serve.stop()
-    listed = subprocess.run([sys.executable, "-m", "emailactions", "--config", str(config), "outbox", "list", "--state", "sent"],
+    listed = subprocess.run([sys.executable, "-m", "emailactions", "--config", str(config), "outbox", "list", "--sent"],
                             capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
     assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout)["counts"]["sent"] == 1
+    [entry] = json.loads(listed.stdout)["entries"]
+    assert entry["state"] == "sent" and entry["recipients"] == ["admin@example.com"]
