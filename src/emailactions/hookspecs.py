@@ -51,13 +51,17 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def resolve_recipients(destination: str, host: Any) -> list[Any] | None:
+def resolve_recipients(destination: str, host: Any, caller: str | None) -> list[Any] | None:
     """Turn a named destination (a recipient group) into addresses.
 
     Called when a ``send`` has ``destination``. Return a list of addresses
     (strings such as ``"Ann <ann@example.com>"`` or ``{"address", "display"}``
-    objects), or ``None`` when the name is not yours. firstresult: the first
-    plugin that answers wins; the built-in static groups from config run last.
+    objects), or ``None`` when the name is not yours. ``caller`` is who asks
+    (the action context's caller: a ``[server.users]`` or API-key name over
+    REST, ``None`` in process), so names such as Enswitch's ``me`` or
+    ``customer`` can depend on it; an implementation that ignores it may
+    leave it out of its signature. firstresult: the first plugin that
+    answers wins; the built-in resolver (``me``, then ``[groups]``) runs last.
     """
 
 

@@ -58,3 +58,25 @@ def test_recipient_limit_and_body_limit_defaults():
     # Base64 of every attachment byte the limits allow, one body, and room for the rest.
     assert body_limit(Limits()) == 4 * -(-25 * 2**20 // 3) + 10 * 2**20 + JSON_OVERHEAD_BYTES
     assert body_limit(Limits(max_message_bytes=3000, max_body_bytes=100)) == 4000 + 100 + JSON_OVERHEAD_BYTES
+
+
+def test_apis_jwt_secret_and_user_email(monkeypatch):
+    from support.server import ADMIN_HASH
+
+    settings = parse_server({})
+    assert settings.apis == ("idm", "fusionauth") and settings.jwt_secret is None
+    monkeypatch.delenv("EMAILACTIONS_JWT_SECRET", raising=False)
+    assert settings.address_token_secret() is None
+    monkeypatch.setenv("EMAILACTIONS_JWT_SECRET", "from-the-environment")
+    assert settings.address_token_secret() == "from-the-environment"
+    secret = "s" * 32
+    chosen = parse_server({"apis": ["enswitch", "naverworks"], "jwt_secret": secret,
+                           "users": {"ann": {"password": ADMIN_HASH, "email": "Ann <ann@example.com>"}}})  # fmt: skip
+    assert chosen.apis == ("enswitch", "naverworks") and chosen.address_token_secret() == secret
+    assert chosen.users["ann"].email == "ann@example.com" and secret not in repr(chosen)
+    for server, key in (({"apis": ["idm", "sendgrid"]}, "server.apis"), ({"apis": "idm"}, "server.apis"),
+                        ({"jwt_secret": "short"}, "server.jwt_secret"),
+                        ({"users": {"ann": {"password": ADMIN_HASH, "email": "not an address"}}}, "server.users.ann.email")):  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            from_mapping({"server": server})
+        assert info.value.key == key

@@ -24,6 +24,7 @@ COMMAND_PLUGINS: tuple[str, ...] = (
     "emailactions.cli.server",
     "emailactions.cli.run",
     "emailactions.cli.check",
+    "emailactions.cli.tokens",
 )
 
 

@@ -35,11 +35,14 @@ def outbox_group() -> None:
 
 @outbox_group.command("list")
 @click.option("--state", help="Only these states, comma-separated: queued, in-flight, sent, failed.")
+@click.option("--sent", is_flag=True, help="Only sent entries (the sent-mail record): --state sent.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--offset", type=int, default=0)
 @click.pass_context
-def list_command(ctx: click.Context, state: str | None, limit: int, offset: int) -> None:
+def list_command(ctx: click.Context, state: str | None, sent: bool, limit: int, offset: int) -> None:
     """Entries newest first, with counts per state."""
+    if sent:
+        state = ",".join(filter(None, (state, "sent")))
 
     def call(host: Any) -> Any:
         _file_outbox(host)

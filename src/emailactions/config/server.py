@@ -9,12 +9,13 @@ No web framework is imported: ``import emailactions`` stays light.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from emailactions.config import validate
-from emailactions.errors import ConfigError
+from emailactions.errors import ConfigError, EmailActionsError
 
 if TYPE_CHECKING:
     from emailactions.config.model import Limits
@@ -46,8 +47,15 @@ SERVER_RECIPIENT_LIMIT = "5 per 15 minutes; 40 per day"
 JSON_OVERHEAD_BYTES = 1024 * 1024
 SERVER_KEYS = {
     "host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
-    "rate_limits", "recipient_limit", "trusted_proxies", "tls_cert", "tls_key",
+    "rate_limits", "recipient_limit", "trusted_proxies", "tls_cert", "tls_key", "apis", "jwt_secret",
 }  # fmt: skip
+#: The REST dialects that ship with emailactions (``[server] apis`` picks among them).
+APIS = ("idm", "fusionauth", "enswitch", "tempmail", "naverworks")
+#: Where ``emailactions address-token`` and the tempmail dialect find the
+#: signing secret when ``[server] jwt_secret`` is not set.
+JWT_SECRET_ENV = "EMAILACTIONS_JWT_SECRET"
+#: Shortest secret accepted: an HMAC key shorter than its SHA-256 output is guessable offline.
+MIN_JWT_SECRET = 32
 
 
 def body_limit(limits: Limits) -> int:
@@ -72,6 +80,9 @@ class User:
     name: str
     password: PasswordHash = field(repr=False)
     permissions: frozenset[str] = frozenset()
+    #: The user's own address: what ``destination = "me"`` and the
+    #: NAVER WORKS dialect send from or to.
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,15 @@ class ServerConfig:
     #: PEM certificate chain and key: serve HTTPS (both or neither).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: The REST dialects served, among :data:`APIS`.
+    apis: tuple[str, ...] = ("idm", "fusionauth")
+    #: HS256 secret of address tokens (``emailactions address-token``, the
+    #: tempmail dialect); ``None``: ``EMAILACTIONS_JWT_SECRET``.
+    jwt_secret: str | None = field(default=None, repr=False)
+
+    def address_token_secret(self) -> str | None:
+        """``jwt_secret``, else the environment's :data:`JWT_SECRET_ENV`, else ``None``."""
+        return self.jwt_secret or os.environ.get(JWT_SECRET_ENV) or None
 
 
 def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
@@ -141,7 +161,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
     users: dict[str, User] = {}
     for name, entry in validate.typed(data.get("users", {}), Mapping, f"{prefix}.users").items():
         key = f"{prefix}.users.{name}"
-        validate.table(entry, {"password", "permissions", "roles"}, key)
+        validate.table(entry, {"password", "permissions", "roles", "email"}, key)
         if name == ANONYMOUS or not name or ":" in name:
             raise ConfigError(f"Config key {key!r}: a user may not be called {name!r}", key=key)
         if "password" not in entry:
@@ -152,7 +172,15 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
             password = parse_hash(validate.typed(entry["password"], str, f"{key}.password"))
         except ValueError as exc:
             raise ConfigError(f"Config key '{key}.password': {exc}", key=f"{key}.password") from None
-        users[name] = User(name, password, grants(entry, key))
+        email = None
+        if "email" in entry:
+            from emailactions.params.addresses import parse_address
+
+            try:
+                email = parse_address(validate.typed(entry["email"], str, f"{key}.email"), "email").addr
+            except EmailActionsError as exc:
+                raise ConfigError(f"Config key '{key}.email': {exc.message}", key=f"{key}.email") from None
+        users[name] = User(name, password, grants(entry, key), email)
 
     api_keys: dict[str, ApiKey] = {}
     digests: set[bytes] = set()
@@ -194,6 +222,16 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
             if not path.is_file():
                 raise ConfigError(f"Config key '{prefix}.{name}': no such file {str(path)!r}", key=f"{prefix}.{name}")
             values[name] = path
+    apis = validate.typed(data.get("apis", list(ServerConfig.apis)), list, f"{prefix}.apis")
+    for i, api in enumerate(apis):
+        if api not in APIS:
+            raise ConfigError(f"Config key '{prefix}.apis[{i}]': unknown API {api!r} (known: {', '.join(APIS)})", key=f"{prefix}.apis")
+    values["apis"] = tuple(dict.fromkeys(apis))
+    if "jwt_secret" in data:
+        secret = validate.typed(data["jwt_secret"], str, f"{prefix}.jwt_secret")
+        if len(secret) < MIN_JWT_SECRET:
+            raise ConfigError(f"Config key '{prefix}.jwt_secret' must be at least {MIN_JWT_SECRET} characters", key=f"{prefix}.jwt_secret")
+        values["jwt_secret"] = secret
     return ServerConfig(**values)
 
 

@@ -40,15 +40,24 @@ except ImportError as exc:  # pragma: no cover - exercised by installing without
 
 log = logging.getLogger("emailactions.server")
 
-#: The server's own plugins: the API dialects that ship with emailactions.
-SERVER_PLUGINS = ("emailactions.server.idm", "emailactions.server.fusionauth", "emailactions.server.openapi")
+#: The API dialects that ship with emailactions, by their ``[server] apis`` name.
+DIALECTS = {
+    "idm": "emailactions.server.idm",
+    "fusionauth": "emailactions.server.fusionauth",
+    "enswitch": "emailactions.server.enswitch",
+    "tempmail": "emailactions.server.tempmail",
+    "naverworks": "emailactions.server.naverworks",
+}
+#: The server's own plugins: the dialects and the OpenAPI document.
+SERVER_PLUGINS = (*DIALECTS.values(), "emailactions.server.openapi")
 #: Headers every response carries: nothing here is cacheable or sniffable.
 _COMMON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass
 class Reply:
-    """What a handler answers: a status, a JSON-ready body (``None``: empty) and headers."""
+    """What a handler answers: a status, a JSON-ready body (``None``: empty;
+    ``bytes``: sent as they are, typed by a ``Content-Type`` header) and headers."""
 
     status: int = 200
     body: Any = None
@@ -78,21 +87,26 @@ class Call:
 
     async def body(self) -> Any:
         """The parsed JSON body (``None`` if empty): 415 if not JSON, 413 if too large."""
-        limit = self.state.max_body_bytes
-        check_length(self.headers.get("content-length"), limit)
         has_body = self.headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in self.headers
         if has_body:
+            check_length(self.headers.get("content-length"), self.state.max_body_bytes)
             check_media_type(self.headers.get("content-type"))
+        raw = await self.raw_body()
+        if raw and not has_body:
+            check_media_type(self.headers.get("content-type"))
+        return parse_json(raw)
+
+    async def raw_body(self) -> bytes:
+        """The body's bytes, whatever its media type: 413 past the body limit."""
+        limit = self.state.max_body_bytes
+        check_length(self.headers.get("content-length"), limit)
         chunks, size = [], 0
         async for chunk in self.request.stream():
             size += len(chunk)
             if size > limit:
                 raise TooLarge(f"The request body is larger than {limit} bytes", limit=limit)
             chunks.append(chunk)
-        raw = b"".join(chunks)
-        if raw and not has_body:
-            check_media_type(self.headers.get("content-type"))
-        return parse_json(raw)
+        return b"".join(chunks)
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (SMTP, files, templates) off the event loop; mail it
@@ -111,12 +125,17 @@ Handler = Callable[[Call], Awaitable[Reply]]
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A route: path, methods, handler; ``public`` skips authentication."""
+    """A route: path, methods, handler; ``public`` skips authentication.
+
+    ``errors`` answers this route's errors in its dialect's shape (IDM's or
+    FusionAuth's by path otherwise); it gets the error as a client may see it.
+    """
 
     path: str
     methods: Sequence[str]
     handler: Handler
     public: bool = False
+    errors: Callable[[EmailActionsError], Reply] | None = None
 
 
 class ServerState:
@@ -149,8 +168,8 @@ def render(request: Request, reply: Reply) -> Response:
     headers = {**_COMMON_HEADERS, **reply.headers}
     if request.url.path.startswith("/openidm"):
         headers["Content-API-Version"] = CONTENT_API_VERSION
-    if reply.body is None:
-        return Response(status_code=reply.status, headers=headers)
+    if reply.body is None or isinstance(reply.body, bytes):
+        return Response(reply.body, status_code=reply.status, headers=headers)
     pretty = request.query_params.get("_prettyPrint", "").lower() == "true"
     return Response(_json_bytes(reply.body, pretty), status_code=reply.status, headers=headers, media_type="application/json")
 
@@ -190,7 +209,7 @@ def _endpoint(state: ServerState, endpoint: Endpoint) -> Callable[[Request], Awa
                 # With its cause's traceback (a plugin's bug), as for an exception of no known kind.
                 log.error("%s %s by %s failed: %s", request.method, printable(request.url.path), caller, exc.message,
                           exc_info=exc if exc.__cause__ is not None else None)  # fmt: skip
-            response = error_response(request, exc)
+            response = render(request, endpoint.errors(public_error(exc))) if endpoint.errors else error_response(request, exc)
         except Exception:
             # The HTTP boundary is the one place that must catch everything:
             # the client gets a bare 500, the log gets the traceback.
@@ -222,15 +241,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, error)
 
 
-def endpoints(plugin_manager: PluginManager | None = None) -> list[Endpoint]:
+def endpoints(plugin_manager: PluginManager | None = None, apis: Sequence[str] | None = None) -> list[Endpoint]:
     """Every route the ``register_api_routes`` hook gives, in the order given:
     IDM's, FusionAuth's, the OpenAPI document's, and any plugin's.
 
     The server's own route modules join the manager here (once): they import
-    Starlette, which the core never loads. Without a manager, the built-ins only.
+    Starlette, which the core never loads. Without a manager, the built-ins
+    only. ``apis`` names the built-in dialects served (``[server] apis``;
+    ``None``: the default ones); the others stay registered but are not asked,
+    so hosts with different choices can share one manager.
     """
     pm = plugin_manager or shared_plugin_manager(load_entry_points=False)
     pm.register_builtins(SERVER_PLUGINS)
+    chosen = set(ServerConfig.apis if apis is None else apis)
+    left_out = [pm.get_plugin(module) for name, module in DIALECTS.items() if name not in chosen]
     table: list[Endpoint] = []
     taken: Registry[Endpoint] = Registry("API route", label=lambda name: f"API route {name}")
 
@@ -239,7 +263,7 @@ def endpoints(plugin_manager: PluginManager | None = None) -> list[Endpoint]:
             taken.add(f"{method} {endpoint.path}", endpoint, plugin)
         table.append(endpoint)
 
-    pm.hook.register_api_routes(register=register)
+    pm.subset_hook_caller("register_api_routes", left_out)(register=register)
     return table
 
 
@@ -259,7 +283,7 @@ def create_app(host: Any, *, settings: ServerConfig | None = None, close_host: b
             log.info("shutting down: stopping delivery; undelivered mail stays in the outbox")
             await run_in_threadpool(host.close)
 
-    routes = [Route(e.path, _endpoint(state, e), methods=list(e.methods)) for e in endpoints(host.plugin_manager)]
+    routes = [Route(e.path, _endpoint(state, e), methods=list(e.methods)) for e in endpoints(host.plugin_manager, state.settings.apis)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
     app.state.emailactions = state
     return app

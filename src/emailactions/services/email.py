@@ -31,14 +31,15 @@ class EmailService:
         """IDM's ``send``: validate, compose, deliver."""
         wait = _wait_flag(params, context)
         config = self.host.config
-        request = parse_send(params, default_from=config.sender, limits=config.limits, resolve=self.resolve_destination)
+        resolve = partial(self.resolve_destination, caller=context.caller)
+        request = parse_send(params, default_from=config.sender, limits=config.limits, resolve=resolve)
         if request.separately:
             return self.dispatch_each(_one_each(request), wait)
         return self.dispatch(compose(request), wait)
 
-    def resolve_destination(self, name: str) -> list[Address]:
+    def resolve_destination(self, name: str, caller: str | None = None) -> list[Address]:
         """A ``destination`` group's members, through the ``resolve_recipients`` hook."""
-        members = self.host.hook.resolve_recipients(destination=name, host=self.host)
+        members = self.host.hook.resolve_recipients(destination=name, host=self.host, caller=caller)
         if members is None:
             raise UnknownDestination(f"Destination {name!r} not found", param="destination", destination=name)
         return parse_address_list(members, "destination")
@@ -74,7 +75,8 @@ class EmailService:
     def send_template(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
         """IDM's ``sendTemplate``: validate the params, then :meth:`deliver_template`."""
         wait = _wait_flag(params, context)
-        request = parse_send_template(params, limits=self.host.config.limits, resolve=self.resolve_destination)
+        resolve = partial(self.resolve_destination, caller=context.caller)
+        request = parse_send_template(params, limits=self.host.config.limits, resolve=resolve)
         return self.deliver_template(request, context.accept_language, wait)
 
     def deliver_template(self, request: TemplateRequest, accept_language: str | None, wait: bool) -> dict[str, Any]:
