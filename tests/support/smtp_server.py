@@ -110,6 +110,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def outward_address() -> str | None:
+    """This machine's address on its default route (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.254", 9))  # UDP: sets the route, sends nothing
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)
@@ -125,8 +136,10 @@ class SMTPServer:
         implicit_tls: ssl.SSLContext | None = None,
         auth: bool = False,
         smtputf8: bool = True,
+        hostname: str = "127.0.0.1",
     ) -> None:
         self.handler = Handler()
+        self.hostname = hostname
         self.port = free_port()
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
         if starttls is not None:
@@ -135,7 +148,7 @@ class SMTPServer:
             kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=starttls is not None)
         if implicit_tls is not None:
             kwargs["ssl_context"] = implicit_tls
-        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs)
+        self.controller = _Controller(self.handler, hostname=hostname, port=self.port, server_hostname="localhost", **kwargs)
 
     @property
     def messages(self) -> list[Received]:
