@@ -109,6 +109,9 @@ class Config:
 
     #: Default sender when neither the request nor the template gives one.
     sender: str | None = None
+    #: ``[email] allowed_senders``: patterns every ``from`` must fit; ``None``: any
+    #: (see :mod:`emailactions.params.senders`).
+    allowed_senders: tuple[str, ...] | None = None
     #: Alias (a key of ``transports``) that ``send`` uses.
     transport: str = "default"
     #: alias -> {"backend": name, **options}. Left out of repr: options hold passwords.
