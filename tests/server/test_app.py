@@ -261,3 +261,12 @@ def test_rest_callers_are_held_to_their_senders(own_server, smtp_server):
     assert [m.mail_from for m in smtp_server.messages] == [
         "openidm@example.com", "team@example.com", "alerts@example.com", "security@paypal.com",
     ]
+
+
+def test_json_nested_past_the_limit_is_the_same_400_as_everywhere(client, smtp_server):
+    deep = "[" * 300 + "]" * 300
+    body = '{"templateName": "welcome", "to": "a@example.com", "object": %s}' % deep
+    url = "/openidm/external/email?_action=sendTemplate"
+    reply = client.post(url, headers={**IDM_AUTH, "Content-Type": "application/json"}, content=body)
+    assert reply.status_code == 400 and "nests too deeply" in reply.json()["message"]
+    assert smtp_server.messages == []

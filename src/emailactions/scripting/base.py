@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from emailactions.errors import InvalidParams, ScriptTimeout
+from emailactions.params.incoming import check_depth
 
 if TYPE_CHECKING:  # pragma: no cover
     from emailactions.host import ActionHost
@@ -120,6 +121,7 @@ class ScriptRun:
         _names(resource=resource, action=action)
         merged = dict(_mapping(content, "content"))
         merged.update(_mapping(params, "params"))
+        check_depth(merged, "openidm.action params", "params")
         return self.host.action(
             resource,
             action,
