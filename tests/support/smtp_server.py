@@ -168,11 +168,13 @@ class HostileServer:
     ``mode``: ``"unaccepted"`` never calls ``accept()`` (the kernel's backlog
     completes the TCP handshake, then nothing); ``"silent"`` accepts and never
     says a word; ``"trickle"`` sends an endless multi-line greeting, one byte
-    every ``interval`` seconds, so no single read ever times out.
+    every ``interval`` seconds, so no single read ever times out;
+    ``"after-dot"`` answers every command at once, takes the whole message,
+    then trickles its final reply the same way (the send's outcome unknown).
     """
 
     def __init__(self, mode: str, *, interval: float = 1.0) -> None:
-        assert mode in ("unaccepted", "silent", "trickle"), mode
+        assert mode in ("unaccepted", "silent", "trickle", "after-dot"), mode
         self.mode, self.interval = mode, interval
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -213,14 +215,34 @@ class HostileServer:
             except (socket.timeout, OSError):
                 continue
             self.accepted += 1
-            self._spawn(self._trickle if self.mode == "trickle" else self._hold, conn)
+            handler = {"trickle": self._trickle, "after-dot": self._after_dot}.get(self.mode, self._hold)
+            self._spawn(handler, conn)
 
     def _hold(self, conn: socket.socket) -> None:
         with conn:
             self._stop.wait()
 
-    def _trickle(self, conn: socket.socket) -> None:
-        line = b"220-slow.example.com " + b"x" * 40 + b"\r\n"
+    def _after_dot(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            reader = conn.makefile("rb")
+            try:
+                conn.sendall(b"220 relay.example.com ESMTP\r\n")
+                while not self._stop.is_set():
+                    command = reader.readline().upper()
+                    if not command:
+                        return
+                    if command.startswith(b"DATA"):
+                        conn.sendall(b"354 go ahead\r\n")
+                        while reader.readline() not in (b".\r\n", b""):
+                            pass
+                        break
+                    conn.sendall(b"250 ok\r\n")
+            except OSError:
+                return
+            self._trickle(conn, b"250-slow.example.com " + b"x" * 40 + b"\r\n")
+
+    def _trickle(self, conn: socket.socket, line: bytes = b"220-slow.example.com " + b"x" * 40 + b"\r\n") -> None:
         with conn:
             while not self._stop.is_set():
                 for byte in line:
