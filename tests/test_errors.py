@@ -56,3 +56,15 @@ def test_a_transport_error_shows_its_hint_attempts_and_elapsed_in_the_body():
         "hint": "Check transports.default.username and transports.default.password", "attempts": 1, "elapsed": 0.042,
     }  # fmt: skip
     assert TransportError("x").hint is None and TransportError("x").attempts is None
+
+
+def test_messages_escape_control_characters_so_a_logged_error_is_one_line():
+    error = InvalidParams("Email type: text/html\r\nBcc: evil@example.test\x1b[2J\x07\u202e", param="type")
+    assert str(error) == error.message == "Email type: text/html\\r\\nBcc: evil@example.test\\x1b[2J\\x07\\u202e"
+    assert error.to_dict()["message"] == error.message
+
+
+def test_an_action_echoing_crlf_input_gives_an_escaped_message(emailactions_host):
+    with pytest.raises(InvalidParams) as info:
+        emailactions_host.action("external/email", "send", {"to": "a@example.com", "type": "text/html\r\nBcc: evil@example.test"})
+    assert "\r" not in str(info.value) and "\n" not in str(info.value) and "\\r\\nBcc" in str(info.value)

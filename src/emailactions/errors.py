@@ -17,6 +17,7 @@
     │   ├── TooLarge                  413  too_large
     │   ├── NotAuthenticated          401  unauthorized
     │   ├── PermissionDenied          403  permission_denied
+    │   │   └── SenderNotAllowed      403  sender_not_allowed
     │   ├── MethodNotAllowed          405  method_not_allowed
     │   └── UnsupportedMediaType      415  unsupported_media_type
     ├── RateLimited                   429  rate_limited
@@ -54,6 +55,7 @@ results and error bodies show.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Generic, Mapping, NamedTuple, TypeVar
 
 _T = TypeVar("_T")
@@ -83,6 +85,7 @@ __all__ = [
     "TooLarge",
     "NotAuthenticated",
     "PermissionDenied",
+    "SenderNotAllowed",
     "MethodNotAllowed",
     "UnsupportedMediaType",
     "RateLimited",
@@ -163,13 +166,33 @@ class _Context(Generic[_T]):
             error.detail[self.name] = value
 
 
+# What could forge a log line or drive a terminal: C0/C1 controls (CR and LF
+# included), DEL, and the bidi overrides that reorder what a reader sees.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return {10: "\\n", 13: "\\r", 9: "\\t"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters as Python-style escapes (``\\r``, ``\\x1b``)."""
+    return _CONTROLS.sub(_escaped, text)
+
+
 class EmailActionsError(Exception):
-    """Base of every emailactions error; carries an HTTP-like ``code``."""
+    """Base of every emailactions error; carries an HTTP-like ``code``.
+
+    The message is always one line of visible text, whatever the input it
+    quotes: a host that logs ``str(error)`` cannot be handed a forged line.
+    """
 
     code: int = 500
     kind: str = "internal_error"
 
     def __init__(self, message: str, **detail: Any) -> None:
+        message = escape_controls(str(message))
         super().__init__(message)
         self.message = message
         #: Context for scripts and logs (param, transport, template, ...), JSON-ready.
@@ -303,6 +326,16 @@ class PermissionDenied(ActionError):
 
     code = 403
     kind = "permission_denied"
+
+
+class SenderNotAllowed(PermissionDenied):
+    """A ``from`` the sender policy (``[email] allowed_senders``, a REST caller's
+    ``senders``) does not allow; ``param`` is ``from``, ``sender`` the address."""
+
+    kind = "sender_not_allowed"
+
+    #: The refused address.
+    sender = _Context[str]()
 
 
 class MethodNotAllowed(ActionError):

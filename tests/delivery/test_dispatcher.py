@@ -374,3 +374,12 @@ def test_the_outbox_keeps_retrying_what_a_synchronous_send_gives_up_at_once(smtp
         entry = settled(host, submit(host, to="a@example.com")["outboxId"])
     # An operator fixes a certificate; the mail waits for the fix, as in Postfix.
     assert entry.state == "failed" and entry.attempts == 3 and entry.last_error["detail"]["kind"] == "tls_error"
+
+
+def test_a_relay_dripping_its_reply_after_the_final_dot_cannot_hold_a_synchronous_send():
+    from emailactions import DeliveryTimeout
+
+    # The message went out whole; the relay answers one byte a second, never finishing.
+    with HostileServer("after-dot", interval=0.2) as relay:
+        error, elapsed = timed_failure(sync_host(relay.port), DeliveryTimeout)
+    assert elapsed < SYNC_DEADLINE + 1 and error.code == 504 and relay.accepted >= 1

@@ -57,3 +57,21 @@ def test_joined_domain_is_sent_as_an_a_label(emailactions_host, emailactions_out
     assert not message.smtputf8
     msg = message.parsed()
     assert msg["To"].addresses[0].addr_spec == "ana@xn--mgba3gch31f060k.ir"
+
+
+@pytest.mark.parametrize("local", ["a" * 65, "é" * 33])
+def test_a_local_part_over_64_octets_is_refused(local):
+    with pytest.raises(InvalidParams) as info:
+        parse_address(f"{local}@example.com", "to")
+    assert info.value.param == "to" and "64 octets" in info.value.detail["problem"]
+
+
+@pytest.mark.parametrize("local", ["a" * 64, "é" * 32])
+def test_a_local_part_of_64_octets_is_accepted(local):
+    assert parse_address(f"{local}@example.com", "to").addr == f"{local}@example.com"
+
+
+def test_a_65_octet_local_part_never_reaches_rcpt_to(emailactions_host, emailactions_outbox):
+    with pytest.raises(InvalidParams):
+        emailactions_host.action("external/email", "send", {"to": f"{'a' * 65}@example.com", "subject": "s", "body": "b"})
+    assert list(emailactions_outbox) == []

@@ -87,3 +87,16 @@ while True:
 def test_scripts_share_no_globals(emailactions_host):
     py(emailactions_host, "leaked = 1")
     assert py(emailactions_host, "'leaked' in globals()") is False
+
+
+def test_deeply_nested_params_from_a_script_are_the_same_400(emailactions_host, emailactions_outbox):
+    source = """
+a = []
+for _ in range(50000):
+    a = [a]
+openidm.action("external/email", "send", {"to": "a@example.com", "subject": "s", "body": "b", "object": a})
+"""
+    with pytest.raises(InvalidParams) as info:
+        py(emailactions_host, source)
+    assert info.value.param == "params" and "nests too deeply" in info.value.message
+    assert len(emailactions_outbox) == 0

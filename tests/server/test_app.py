@@ -238,3 +238,35 @@ def test_default_body_limit_admits_the_largest_message_the_limits_allow(own_serv
         {"filename": "rest.bin", "fileType": "application/octet-stream", "data": rest}]}  # fmt: skip
     reply = client.post(URL, headers=IDM_AUTH, json=params, timeout=120)
     assert reply.status_code == 200, reply.text[:500]
+
+
+def test_rest_callers_are_held_to_their_senders(own_server, smtp_server):
+    section = server_section()
+    section["users"]["mailer"]["senders"] = ["*@example.com"]
+    section["api_keys"]["bound"] = {"key": "bound-key-0123456789abcdef", "permissions": ["send"], "senders": ["alerts@example.com"]}
+    section["users"]["plain"] = {"password": section["users"]["mailer"]["password"], "roles": ["mailer"]}
+    client = own_server(server=section, rate_limits={"enabled": False})
+    spoof = {**SEND, "from": '"Security Team" <security@paypal.com>'}
+    plain = {"X-OpenIDM-Username": "plain", "X-OpenIDM-Password": "mailer-pass"}
+    bound_key = {"Authorization": "bound-key-0123456789abcdef"}
+    refused = client.post(URL, headers=plain, json=spoof)
+    assert refused.status_code == 403 and refused.json()["detail"]["param"] == "from"
+    assert "from" in refused.json()["detail"]["param"] and "security@paypal.com" in refused.json()["message"]
+    assert client.post(URL, headers=plain, json=SEND).status_code == 200  # the configured from
+    assert client.post(URL, headers=MAILER, json={**SEND, "from": "team@example.com"}).status_code == 200
+    assert client.post(URL, headers=MAILER, json=spoof).status_code == 403
+    assert client.post(URL, headers=bound_key, json={**SEND, "from": "alerts@example.com"}).status_code == 200
+    assert client.post(URL, headers=bound_key, json=SEND).status_code == 403  # not even the configured from
+    assert client.post(URL, headers=IDM_AUTH, json=spoof).status_code == 200  # "*" without senders: free
+    assert [m.mail_from for m in smtp_server.messages] == [
+        "openidm@example.com", "team@example.com", "alerts@example.com", "security@paypal.com",
+    ]
+
+
+def test_json_nested_past_the_limit_is_the_same_400_as_everywhere(client, smtp_server):
+    deep = "[" * 300 + "]" * 300
+    body = '{"templateName": "welcome", "to": "a@example.com", "object": %s}' % deep
+    url = "/openidm/external/email?_action=sendTemplate"
+    reply = client.post(url, headers={**IDM_AUTH, "Content-Type": "application/json"}, content=body)
+    assert reply.status_code == 400 and "nests too deeply" in reply.json()["message"]
+    assert smtp_server.messages == []

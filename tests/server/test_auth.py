@@ -166,3 +166,32 @@ def test_limiter_counts_failures_per_client():
     for _ in range(3):
         off.failed("x")
     off.check_failures("x")  # enabled = false: never refused
+
+
+def test_a_neighbour_failing_logins_cannot_lock_the_admin_out():
+    auth = make_auth(rate_limits={"auth_failures": "3 per minute"})
+    admin = {"x-openidm-username": "openidm-admin", "x-openidm-password": "openidm-admin"}
+    shared = "203.0.113.7"  # a NAT or an unlisted proxy: attacker and admin alike
+    for headers in ({"x-openidm-username": "ghost", "x-openidm-password": "x"}, {"x-openidm-username": "mailer", "x-openidm-password": "x"},
+                    {"authorization": "Bearer wrong-key-0123456789abcdef"}):  # fmt: skip
+        for _ in range(5):
+            with pytest.raises((NotAuthenticated, RateLimited)):
+                auth.authenticate(headers, shared)
+    assert auth.authenticate(admin, shared).name == "openidm-admin"
+    assert auth.authenticate({"authorization": API_KEY}, shared).name == "admin-tool"
+
+
+def test_failed_logins_are_throttled_per_account_and_address():
+    auth = make_auth(rate_limits={"auth_failures": "2 per minute"})
+    wrong = {"x-openidm-username": "mailer", "x-openidm-password": "guess"}
+    for _ in range(2):
+        with pytest.raises(NotAuthenticated):
+            auth.authenticate(wrong, "10.0.0.1")
+    with pytest.raises(RateLimited):  # that pair is held, before its hash is even checked
+        auth.authenticate({**wrong, "x-openidm-password": "mailer-pass"}, "10.0.0.1")
+    assert auth.authenticate({**wrong, "x-openidm-password": "mailer-pass"}, "10.0.0.2").name == "mailer"
+    for _ in range(2):
+        with pytest.raises(NotAuthenticated):
+            auth.authenticate({"authorization": "wrong-key-0123456789abcdef"}, "10.0.0.1")
+    with pytest.raises(RateLimited):  # wrong keys past the limit: 429
+        auth.authenticate({"authorization": "wrong-key-0123456789abcdef"}, "10.0.0.1")

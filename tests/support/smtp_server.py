@@ -110,6 +110,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def outward_address() -> str | None:
+    """This machine's address on its default route (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.254", 9))  # UDP: sets the route, sends nothing
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)
@@ -125,8 +136,10 @@ class SMTPServer:
         implicit_tls: ssl.SSLContext | None = None,
         auth: bool = False,
         smtputf8: bool = True,
+        hostname: str = "127.0.0.1",
     ) -> None:
         self.handler = Handler()
+        self.hostname = hostname
         self.port = free_port()
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
         if starttls is not None:
@@ -135,7 +148,7 @@ class SMTPServer:
             kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=starttls is not None)
         if implicit_tls is not None:
             kwargs["ssl_context"] = implicit_tls
-        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, server_hostname="localhost", **kwargs)
+        self.controller = _Controller(self.handler, hostname=hostname, port=self.port, server_hostname="localhost", **kwargs)
 
     @property
     def messages(self) -> list[Received]:
@@ -155,11 +168,13 @@ class HostileServer:
     ``mode``: ``"unaccepted"`` never calls ``accept()`` (the kernel's backlog
     completes the TCP handshake, then nothing); ``"silent"`` accepts and never
     says a word; ``"trickle"`` sends an endless multi-line greeting, one byte
-    every ``interval`` seconds, so no single read ever times out.
+    every ``interval`` seconds, so no single read ever times out;
+    ``"after-dot"`` answers every command at once, takes the whole message,
+    then trickles its final reply the same way (the send's outcome unknown).
     """
 
     def __init__(self, mode: str, *, interval: float = 1.0) -> None:
-        assert mode in ("unaccepted", "silent", "trickle"), mode
+        assert mode in ("unaccepted", "silent", "trickle", "after-dot"), mode
         self.mode, self.interval = mode, interval
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -200,14 +215,34 @@ class HostileServer:
             except (socket.timeout, OSError):
                 continue
             self.accepted += 1
-            self._spawn(self._trickle if self.mode == "trickle" else self._hold, conn)
+            handler = {"trickle": self._trickle, "after-dot": self._after_dot}.get(self.mode, self._hold)
+            self._spawn(handler, conn)
 
     def _hold(self, conn: socket.socket) -> None:
         with conn:
             self._stop.wait()
 
-    def _trickle(self, conn: socket.socket) -> None:
-        line = b"220-slow.example.com " + b"x" * 40 + b"\r\n"
+    def _after_dot(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            reader = conn.makefile("rb")
+            try:
+                conn.sendall(b"220 relay.example.com ESMTP\r\n")
+                while not self._stop.is_set():
+                    command = reader.readline().upper()
+                    if not command:
+                        return
+                    if command.startswith(b"DATA"):
+                        conn.sendall(b"354 go ahead\r\n")
+                        while reader.readline() not in (b".\r\n", b""):
+                            pass
+                        break
+                    conn.sendall(b"250 ok\r\n")
+            except OSError:
+                return
+            self._trickle(conn, b"250-slow.example.com " + b"x" * 40 + b"\r\n")
+
+    def _trickle(self, conn: socket.socket, line: bytes = b"220-slow.example.com " + b"x" * 40 + b"\r\n") -> None:
         with conn:
             while not self._stop.is_set():
                 for byte in line:

@@ -11,7 +11,7 @@ import pytest
 
 from emailactions import ActionHost, AuthError, ConfigError, ConnectError, DeliveryTimeout, TLSError
 from emailactions.transports.smtp import SMTPTransport
-from support.smtp_server import PASSWORD, USER, HostileServer, SMTPServer, free_port
+from support.smtp_server import PASSWORD, USER, HostileServer, SMTPServer, free_port, outward_address
 
 from support.transport_contract import TransportContract, make_message
 
@@ -381,3 +381,43 @@ def test_failures_a_retry_may_fix_carry_no_hint():
     with pytest.raises(ConnectError) as info:
         transport.send(make_message())
     assert info.value.hint is None
+
+
+@pytest.fixture
+def outward_auth_server():
+    """A server asking for AUTH over plain TCP on this machine's non-loopback address."""
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address")
+    server = SMTPServer(auth=True, hostname=address).start()
+    yield server
+    server.stop()
+
+
+def test_credentials_never_go_over_plain_tcp_to_a_remote_relay(outward_auth_server):
+    transport = SMTPTransport(host=outward_auth_server.hostname, port=outward_auth_server.port, timeout=10,
+                              username=USER, password=PASSWORD)  # fmt: skip
+    transport.alias = "relay"
+    with pytest.raises(AuthError) as info:
+        transport.send(make_message())
+    assert "without TLS" in info.value.message and "transports.relay.allow_plaintext_auth" in info.value.hint
+    assert outward_auth_server.messages == []
+
+
+def test_allow_plaintext_auth_lets_credentials_over_plain_tcp(outward_auth_server):
+    transport = SMTPTransport(host=outward_auth_server.hostname, port=outward_auth_server.port, timeout=10,
+                              username=USER, password=PASSWORD, allow_plaintext_auth=True)  # fmt: skip
+    transport.send(make_message())
+    transport.close()
+    assert len(outward_auth_server.messages) == 1
+
+
+def test_a_loopback_relay_takes_credentials_over_plain_tcp():
+    server = SMTPServer(auth=True).start()
+    try:
+        transport = SMTPTransport(host="127.0.0.1", port=server.port, timeout=10, username=USER, password=PASSWORD)
+        transport.send(make_message())
+        transport.close()
+    finally:
+        server.stop()
+    assert len(server.messages) == 1

@@ -11,7 +11,8 @@ import click
 
 from emailactions.cli.logs import CliLogging
 from emailactions.cli.submitted import Queued, deliver_now, one_shot, where_queued
-from emailactions.errors import ConfigError, EmailActionsError, InvalidParams
+from emailactions.errors import ConfigError, EmailActionsError
+from emailactions.params.incoming import load_json
 
 if TYPE_CHECKING:
     from emailactions.config.model import Config
@@ -152,10 +153,7 @@ def parse_json(value: str | None, name: str) -> Any:
         value = sys.stdin.read()
     elif value.startswith("@"):
         value = read_file(value, name)
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise InvalidParams(f"Option --{name} is not valid JSON: {exc}", param=name) from None
+    return load_json(value, f"Option --{name}", name)
 
 
 no_wait = click.option("--no-wait", is_flag=True, help="Answer 'Email submitted' (waitForCompletion=false).")

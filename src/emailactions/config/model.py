@@ -104,11 +104,23 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True)
+class ScriptsConfig:
+    """``[scripts]``: how scripts run."""
+
+    #: ``"in-process"`` (trusted code, the default) or ``"process"``: each Python
+    #: script in a child process with JavaScript's time and memory limits.
+    python_isolation: str = "in-process"
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything an :class:`~emailactions.ActionHost` needs to know."""
 
     #: Default sender when neither the request nor the template gives one.
     sender: str | None = None
+    #: ``[email] allowed_senders``: patterns every ``from`` must fit; ``None``: any
+    #: (see :mod:`emailactions.params.senders`).
+    allowed_senders: tuple[str, ...] | None = None
     #: Alias (a key of ``transports``) that ``send`` uses.
     transport: str = "default"
     #: alias -> {"backend": name, **options}. Left out of repr: options hold passwords.
@@ -133,6 +145,7 @@ class Config:
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
     #: ``emailactions serve``: listen address, credentials, API limits.
     server: ServerConfig = field(default_factory=ServerConfig)
+    scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
 
     def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
         """(backend, options) for a transport alias."""

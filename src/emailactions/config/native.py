@@ -12,25 +12,26 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emailactions.config import validate
-from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, env_outbox
-from emailactions.config.server import parse_server
+from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox
+from emailactions.config.server import parse_server, sender_patterns
 from emailactions.errors import ConfigError
 from emailactions.config.model import Limits
 
 #: The top-level tables.
-SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server"}
-EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale"}
+SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server", "scripts"}
+EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale", "allowed_senders"}
 
 
 def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path | None = None) -> Config:
     """The native schema (as in ``emailactions.toml``); ``base`` anchors relative paths::
 
-        [email]               from, transport, conf, [email.limits]
+        [email]               from, transport, conf, allowed_senders, [email.limits]
         [templates]           store = "idm-folder" | "folder" | "memory" | a plugin's
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
         [outbox]              path, backend, workers, max_attempts, max_age, backoff, ...
         [rate_limits]         recipient, sender, template, global, on_limit, ...
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
+        [scripts]             python_isolation = "in-process" | "process"
     """
     validate.typed(data, Mapping, "config")
     validate.known(data, SECTIONS, "")
@@ -48,6 +49,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         templates_dir=validate.path(email["templates"], "email.templates", base) if "templates" in email else None,
         default_locale=validate.locale(email.get("default_locale", "en"), "email.default_locale"),
         sender=sender,
+        allowed_senders=sender_patterns(email["allowed_senders"], "email.allowed_senders") if "allowed_senders" in email else None,
         transport=transport,
         transports=transports,
         limits=_limits(email.get("limits", {}), "email.limits"),
@@ -57,6 +59,9 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         outbox=_outbox(data.get("outbox", {}), base),
         rate_limits=_rate_limits(data.get("rate_limits", {})),
         server=parse_server(data.get("server", {}), base=base),
+        scripts=ScriptsConfig(**validate.section(data.get("scripts", {}), {
+            "python_isolation": partial(validate.choice, choices=("in-process", "process")),
+        }, "scripts")),  # fmt: skip
     )
 
 

@@ -83,6 +83,8 @@ class User:
     #: The user's own address: what ``destination = "me"`` and the
     #: NAVER WORKS dialect send from or to.
     email: str | None = None
+    #: Sender patterns this user may send as; ``None``: see :data:`Principal.senders`.
+    senders: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class ApiKey:
     name: str
     digest: bytes = field(repr=False)
     permissions: frozenset[str] = frozenset()
+    #: Sender patterns this key may send as (one address binds it to that address).
+    senders: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
     users: dict[str, User] = {}
     for name, entry in validate.typed(data.get("users", {}), Mapping, f"{prefix}.users").items():
         key = f"{prefix}.users.{name}"
-        validate.table(entry, {"password", "permissions", "roles", "email"}, key)
+        validate.table(entry, {"password", "permissions", "roles", "email", "senders"}, key)
         if name == ANONYMOUS or not name or ":" in name:
             raise ConfigError(f"Config key {key!r}: a user may not be called {name!r}", key=key)
         if "password" not in entry:
@@ -180,18 +184,18 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
                 email = parse_address(validate.typed(entry["email"], str, f"{key}.email"), "email").addr
             except EmailActionsError as exc:
                 raise ConfigError(f"Config key '{key}.email': {exc.message}", key=f"{key}.email") from None
-        users[name] = User(name, password, grants(entry, key), email)
+        users[name] = User(name, password, grants(entry, key), email, _senders(entry, key))
 
     api_keys: dict[str, ApiKey] = {}
     digests: set[bytes] = set()
     for name, entry in validate.typed(data.get("api_keys", {}), Mapping, f"{prefix}.api_keys").items():
         key = f"{prefix}.api_keys.{name}"
-        validate.table(entry, {"key", "key_sha256", "permissions", "roles"}, key)
+        validate.table(entry, {"key", "key_sha256", "permissions", "roles", "senders"}, key)
         digest = _key(entry, key)
         if digest in digests:
             raise ConfigError(f"Config key {key!r}: the same key is configured twice", key=key)
         digests.add(digest)
-        api_keys[name] = ApiKey(name, digest, grants(entry, key))
+        api_keys[name] = ApiKey(name, digest, grants(entry, key), _senders(entry, key))
 
     values: dict[str, Any] = {"users": users, "api_keys": api_keys}
     if "host" in data:
@@ -233,6 +237,23 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
             raise ConfigError(f"Config key '{prefix}.jwt_secret' must be at least {MIN_JWT_SECRET} characters", key=f"{prefix}.jwt_secret")
         values["jwt_secret"] = secret
     return ServerConfig(**values)
+
+
+def _senders(entry: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    return sender_patterns(entry["senders"], f"{key}.senders") if "senders" in entry else None
+
+
+def sender_patterns(value: Any, key: str) -> tuple[str, ...]:
+    """Sender patterns (``*``, ``*@example.com``, ``noreply@example.com``), lower-cased."""
+    patterns = []
+    for i, pattern in enumerate(validate.typed(value, list, key)):
+        local, at, domain = pattern.rpartition("@") if isinstance(pattern, str) else ("", "", "")
+        if pattern != "*" and not (at and local and domain and "*" not in domain and (local == "*" or "*" not in local)):
+            raise ConfigError(
+                f"Config key '{key}[{i}]' must be '*', '*@domain' or an address: {pattern!r}", key=key
+            )
+        patterns.append(pattern.lower())
+    return tuple(patterns)
 
 
 def _permissions(value: Any, key: str) -> set[str]:

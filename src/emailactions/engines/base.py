@@ -306,6 +306,18 @@ class TemplateEngine(ABC):
         return Rendered(text, state.missing)
 
 
+def plain_error(exc: BaseException) -> str:
+    """What went wrong, in words a template author can act on, never a Python
+    repr: decimal's signals print as ``[<class 'decimal.InvalidOperation'>]``,
+    and int-to-text conversion names ``sys.set_int_max_str_digits()``."""
+    if isinstance(exc, ArithmeticError) and (not str(exc) or str(exc).startswith("[<class")):
+        return "the number is out of range"
+    text = str(exc)
+    if text.startswith("Exceeds the limit"):
+        return "the number has too many digits"
+    return text[:200] or type(exc).__name__
+
+
 def formatter(name: str, fn: Callable[..., str]) -> Callable[..., str]:
     """Wrap a locale formatter so bad input is a RenderError naming the helper."""
 
@@ -316,7 +328,7 @@ def formatter(name: str, fn: Callable[..., str]) -> Callable[..., str]:
         try:
             return fn(value, state.locale, *args)
         except (ValueError, TypeError, ArithmeticError, LookupError) as exc:
-            raise state.fail(f"{name}: {exc}") from None
+            raise state.fail(f"{name}: {plain_error(exc)}") from None
 
     call.__name__ = name
     return call

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from emailactions.errors import EngineUnavailable, RenderError
 from emailactions.hookspecs import hookimpl
-from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, current_state, formatter
+from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, current_state, formatter, plain_error
 
 # Characters allowed in a path segment: anything printable but what could end
 # or escape the u'...' literal pybars3 pastes it into.
@@ -494,7 +494,7 @@ class HandlebarsEngine(TemplateEngine):
         except RecursionError:
             raise
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, _pybars().PybarsError) as exc:
-            raise state.fail(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            raise state.fail(f"{type(exc).__name__}: {plain_error(exc)}") from None
 
 
 _strlist_type: type | None = None

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from emailactions.errors import EngineUnavailable, RenderError
 from emailactions.hookspecs import hookimpl
-from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, active_state, current_state, formatter
+from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, active_state, current_state, formatter, plain_error
 
 
 #: Read-only methods templates may call on data; everything else is refused.
@@ -378,7 +378,7 @@ class JinjaEngine(TemplateEngine):
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
             line = _line_of(exc)
             where = f" (line {line})" if line else ""
-            raise state.fail(f"{type(exc).__name__}: {str(exc)[:200]}{where}", line=line) from None
+            raise state.fail(f"{type(exc).__name__}: {plain_error(exc)}{where}", line=line) from None
         return "".join(out)
 
 

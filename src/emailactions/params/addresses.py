@@ -158,6 +158,9 @@ def _split_name_addr(item: str) -> tuple[str, str]:
 _JOINERS = re.compile("[\u200c\u200d]")
 #: Longest domain email-validator checks; also bounds the IDNA decoding below.
 _MAX_DOMAIN_CHARS = 255
+#: RFC 5321 4.5.3.1.1: a local part is at most 64 octets (UTF-8 ones under
+#: RFC 6531); email-validator only checks it in its strict mode.
+_MAX_LOCAL_OCTETS = 64
 
 
 def _validate(addr: str) -> str:
@@ -172,6 +175,8 @@ def _validate(addr: str) -> str:
         info = validate_email(f"{local}@{_JOINERS.sub('', joined)}" if joined else addr, allow_smtputf8=True, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
+    if len(info.local_part.encode("utf-8")) > _MAX_LOCAL_OCTETS:
+        raise ValueError(f"The part before the @-sign is longer than {_MAX_LOCAL_OCTETS} octets (RFC 5321).")
     if not joined:
         return f"{info.local_part}@{info.ascii_domain}"
     import idna

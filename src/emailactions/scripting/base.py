@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
-from emailactions.errors import InvalidParams, ScriptTimeout
+from emailactions.errors import InvalidParams, ScriptTimeout, escape_controls
+from emailactions.params.incoming import check_depth
 
 if TYPE_CHECKING:  # pragma: no cover
     from emailactions.host import ActionHost
@@ -120,6 +121,7 @@ class ScriptRun:
         _names(resource=resource, action=action)
         merged = dict(_mapping(content, "content"))
         merged.update(_mapping(params, "params"))
+        check_depth(merged, "openidm.action params", "params")
         return self.host.action(
             resource,
             action,
@@ -136,8 +138,14 @@ class ScriptRun:
         return self.host.request(verb, resource, *args)
 
     def log(self, level: str, text: str) -> None:
-        """One line of script output (console.log, logger.info, ...)."""
+        """One line of script output (console.log, logger.info, ...).
+
+        Control characters are escaped (line breaks kept), as the console
+        transport does: a script must not drive the terminal (ESC, BEL) or
+        forge a log line with a bare CR.
+        """
         self.check_deadline()  # a script that only logs must stop too
+        text = "\n".join(escape_controls(line) for line in str(text).split("\n"))
         if self._console is not None:
             self._console(level, text)
         else:

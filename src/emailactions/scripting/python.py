@@ -5,8 +5,10 @@ anything, open files and call the host directly. There is no sandbox, so run
 only Python scripts you would run as a program. The time limit is checked at
 every host call (a loop that keeps sending stops, and ``except Exception``
 cannot swallow the stop); a loop that never calls the host, or memory use,
-is not bounded. Untrusted scripts belong in
-JavaScript, which runs in a sandbox process with both limits enforced.
+is not bounded. ``[scripts] python_isolation = "process"`` runs each script
+in a child process held to JavaScript's time and memory limits
+(:mod:`~emailactions.scripting.python_process`); that is still no sandbox.
+Untrusted scripts belong in JavaScript.
 """
 
 from __future__ import annotations
@@ -108,6 +110,15 @@ class PythonLanguage(ScriptLanguage):
     extensions = (".py",)
 
     def run(self, source: str, run: ScriptRun) -> Any:
+        """In this process, or in a child with ``[scripts] python_isolation = "process"``."""
+        if run.host.config.scripts.python_isolation == "process":
+            from emailactions.scripting.python_process import run_in_process
+
+            return run_in_process(source, run)
+        return self.run_here(source, run)
+
+    def run_here(self, source: str, run: ScriptRun) -> Any:
+        """Run ``source`` in this interpreter (the child's, when isolated)."""
         try:
             tree = ast.parse(source, run.filename)
         except SyntaxError as exc:

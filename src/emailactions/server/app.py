@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from emailactions.config import RateLimitConfig
 from emailactions.delivery.ratelimit import RateLimiter, applying, build
+from emailactions.params.senders import CallerSenders, bound
 from emailactions.errors import EmailActionsError, EngineUnavailable, MethodNotAllowed, NotAuthenticated, TooLarge, UnknownResource
 from emailactions.plugins import PluginManager, shared_plugin_manager
 from emailactions.registry import Registry
@@ -110,13 +111,17 @@ class Call:
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (SMTP, files, templates) off the event loop; mail it
-        sends counts against ``[server] recipient_limit`` unless the caller holds ``*``."""
-        limiter = None if "*" in self.principal.permissions else self.state.recipient_limiter
-        return await run_in_threadpool(_limited, limiter, fn, *args, **kwargs)
+        sends counts against ``[server] recipient_limit`` unless the caller holds ``*``,
+        and uses only the senders the caller may use."""
+        trusted = "*" in self.principal.permissions
+        limiter = None if trusted else self.state.recipient_limiter
+        senders = self.principal.senders
+        rule = None if trusted and senders is None else CallerSenders(senders)
+        return await run_in_threadpool(_limited, limiter, rule, fn, *args, **kwargs)
 
 
-def _limited(limiter: RateLimiter | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    with applying(limiter):
+def _limited(limiter: RateLimiter | None, rule: CallerSenders | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with applying(limiter), bound(rule):
         return fn(*args, **kwargs)
 
 

@@ -29,6 +29,8 @@ from emailactions.server.throttle import ApiLimiter
 
 #: IDM's own 401 message.
 ACCESS_DENIED = "Access Denied"
+#: The failed-login account of every API key attempt.
+API_KEYS = "api-key"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class Principal:
     #: "user", "api_key" or "anonymous".
     kind: str
     permissions: frozenset[str]
+    #: Sender patterns from its ``senders``; ``None``: with ``*`` any sender,
+    #: without it only the configured ``from`` (:mod:`emailactions.params.senders`).
+    senders: tuple[str, ...] | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -79,7 +84,7 @@ class Authenticator:
 
     def authenticate(self, headers: Mapping[str, str], client: str) -> Principal:
         """The caller behind these headers; 401 for wrong credentials, 429 past
-        ``auth_failures`` from one client address."""
+        ``auth_failures`` for one user name from one client address."""
         username = headers.get("x-openidm-username")
         password = headers.get("x-openidm-password")
         authorization = (headers.get("authorization") or "").strip()
@@ -87,16 +92,28 @@ class Authenticator:
             return self.anonymous
         if username == ANONYMOUS and password == ANONYMOUS:
             return self.anonymous
-        self.limiter.check_failures(client)
+        if username is not None or password is not None:
+            return self._throttled(client, username, password)
+        scheme, _, rest = authorization.partition(" ")
+        if scheme.lower() == "basic":
+            return self._throttled(client, *_basic(rest.strip()))
         try:
-            if username is not None or password is not None:
-                return self._user(username, password)
-            scheme, _, rest = authorization.partition(" ")
-            if scheme.lower() == "basic":
-                return self._user(*_basic(rest.strip()))
             return self._api_key(rest.strip() if scheme.lower() == "bearer" else authorization)
         except NotAuthenticated:
-            self.limiter.failed(client)
+            # A right key costs one SHA-256 and is never refused for others'
+            # failures; past the limit, wrong ones are answered 429, not 401.
+            self.limiter.check_failures(client, API_KEYS)
+            self.limiter.failed(client, API_KEYS)
+            raise
+
+    def _throttled(self, client: str, username: str | None, password: str | None) -> Principal:
+        """A user login, throttled per user name and client address (before the slow hash)."""
+        account = f"user:{(username or '')[:64]}"
+        self.limiter.check_failures(client, account)
+        try:
+            return self._user(username, password)
+        except NotAuthenticated:
+            self.limiter.failed(client, account)
             raise
 
     @staticmethod
@@ -119,13 +136,13 @@ class Authenticator:
         with self._lock:
             known = self._verified.get(username)
         if user is not None and known is not None and hmac.compare_digest(known, tag):
-            return Principal(user.name, "user", user.permissions)
+            return Principal(user.name, "user", user.permissions, user.senders)
         ok = (user.password if user is not None else self._decoy).verify(password)
         if user is None or not ok:
             raise NotAuthenticated(ACCESS_DENIED)
         with self._lock:
             self._verified[username] = tag
-        return Principal(user.name, "user", user.permissions)
+        return Principal(user.name, "user", user.permissions, user.senders)
 
     def _api_key(self, key: str) -> Principal:
         if not key:
@@ -138,7 +155,7 @@ class Authenticator:
                 found = api_key
         if found is None:
             raise NotAuthenticated(ACCESS_DENIED)
-        return Principal(found.name, "api_key", found.permissions)
+        return Principal(found.name, "api_key", found.permissions, found.senders)
 
 
 def _basic(token: str) -> tuple[str | None, str | None]:

@@ -13,6 +13,7 @@ from emailactions.mime.message import MessageInfo
 from emailactions.errors import InvalidParams, TemplateDisabled, UnknownDestination
 from emailactions.hookspecs import hookimpl
 from emailactions.params.fields import boolean
+from emailactions.params.senders import check_sender
 from emailactions.params.send import Body, SendRequest, check_body, dedupe, parse_send
 from emailactions.params.template import TemplateRequest, parse_preview, parse_send_template, template_sender
 
@@ -33,6 +34,7 @@ class EmailService:
         config = self.host.config
         resolve = partial(self.resolve_destination, caller=context.caller)
         request = parse_send(params, default_from=config.sender, limits=config.limits, resolve=resolve)
+        check_sender(request.sender, config.allowed_senders, config.sender)
         if request.separately:
             return self.dispatch_each(_one_each(request), wait)
         return self.dispatch(compose(request), wait)
@@ -112,6 +114,7 @@ class EmailService:
         config = self.host.config
         rendered = self.host.templates.render(template, data, accept_language=accept_language, locale=own_locale or locale)
         sender = template_sender(request.sender, template.from_email, config.sender, rendered.from_name)
+        check_sender(sender, config.allowed_senders, template.from_email or config.sender)
         bodies = tuple(
             Body(subtype, check_body(content, config.limits, part))
             for subtype, part, content in (("html", "html", rendered.html), ("plain", "text", rendered.text))

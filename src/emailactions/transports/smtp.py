@@ -6,6 +6,7 @@ The only module that imports smtplib: its exceptions become
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -72,6 +73,11 @@ class SMTPTransport(BaseTransport):
 
     A failure only a config change can fix (an untrusted certificate, refused
     credentials, a missing STARTTLS or AUTH) carries a ``hint`` naming the key.
+
+    Credentials go only over TLS (``ssl`` or ``starttls``), or to a relay on a
+    loopback address (judged by the connected peer, not the host name), unless
+    ``allow_plaintext_auth = true``: AUTH PLAIN on plain TCP hands the password
+    to anyone on the path.
     """
 
     name = "smtp"
@@ -85,6 +91,7 @@ class SMTPTransport(BaseTransport):
         starttls: bool = False,
         username: str | None = None,
         password: str | None = None,
+        allow_plaintext_auth: bool = False,
         timeout: float = 300.0,
         connect_timeout: float | None = None,
         local_hostname: str | None = None,
@@ -110,6 +117,7 @@ class SMTPTransport(BaseTransport):
         self.password = Secret(option(password, str, "password")) if password is not None else None
         if (self.username is None) != (self.password is None):
             raise ConfigError("Options 'username' and 'password' go together", key="password")
+        self.allow_plaintext_auth = option(allow_plaintext_auth, bool, "allow_plaintext_auth")
         self.timeout = float(option(timeout, (int, float), "timeout")) or None
         ct = connect_timeout if connect_timeout is not None else timeout
         self.connect_timeout = float(option(ct, (int, float), "connect_timeout")) or None
@@ -188,6 +196,12 @@ class SMTPTransport(BaseTransport):
                 conn.starttls(context=self._tls_context())
                 conn.ehlo()
             if self.username is not None:
+                if not (self.use_ssl or self.starttls or self.allow_plaintext_auth or _loopback(conn)):
+                    raise AuthError(
+                        f"Refusing to send the credentials of {self.username!r} to {where} without TLS",
+                        transport=self.alias,
+                        hint=self._hint("plaintext"),
+                    )
                 if not conn.has_extn("auth"):
                     raise AuthError(f"{where} does not offer AUTH", transport=self.alias, hint=self._hint("no-auth"))
                 conn.login(self.username, self.password)
@@ -225,6 +239,11 @@ class SMTPTransport(BaseTransport):
             )
         if problem == "starttls":
             return f"Set {key}starttls = false for a relay without TLS, or ssl = true for one with implicit TLS (port 465)"
+        if problem == "plaintext":
+            return (
+                f"Set {key}starttls = true (or ssl = true); {key}allow_plaintext_auth = true "
+                "sends the password unencrypted"
+            )
         if problem == "no-auth" and not (self.starttls or self.use_ssl):
             return f"Many relays offer AUTH only over TLS: set {key}starttls = true (or ssl = true)"
         if problem == "no-auth":
@@ -441,6 +460,17 @@ def _timed_out(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def _loopback(conn: smtplib.SMTP) -> bool:
+    """Whether the connected peer is a loopback address (IPv4-mapped included)."""
+    try:
+        address = ipaddress.ip_address(conn.sock.getpeername()[0].partition("%")[0])
+    except (OSError, ValueError, AttributeError):
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _settimeout(conn: smtplib.SMTP, timeout: float | None) -> None:
