@@ -26,9 +26,11 @@ READER_HASH = hash_password("reader-pass", **FAST)
 
 
 def enswitch_server(config: dict) -> dict:
-    """``config`` serving Enswitch too, with the documented ``user`` (who has an address) and a user without ``send``."""
+    """``config`` serving Enswitch too, with the documented ``user`` (who has an address and may send as
+    anyone at example.com, as the documented ``from`` needs) and a user without ``send``."""
     config["server"]["apis"] = ["idm", "enswitch"]
-    config["server"]["users"]["user"] = {"password": USER_HASH, "permissions": ["send"], "email": "user@example.com"}
+    config["server"]["users"]["user"] = {"password": USER_HASH, "permissions": ["send"], "email": "user@example.com",
+                                         "senders": ["*@example.com"]}  # fmt: skip
     config["server"]["users"]["reader"] = {"password": READER_HASH, "permissions": ["preview"]}
     config["groups"] = {"customer": ["c1@example.com", "c2@example.com", "c3@example.com"]}
     return config
@@ -132,6 +134,7 @@ def test_examples_against_emailactions_serve(smtp_server, tmp_path):
 password = "{USER_HASH}"
 permissions = ["send"]
 email = "user@example.com"
+senders = ["*@example.com"]
 """
     config = write_config(tmp_path, smtp_server.port, port)
     # The [server] table's own keys go before its sub-tables.

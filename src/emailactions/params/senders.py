@@ -7,7 +7,9 @@ the envelope ``MAIL FROM``:
 * ``[email] allowed_senders``: patterns every caller is held to (unset: any);
 * a REST caller's own rule, bound for the length of its request by
   :func:`bound`: the patterns of its ``senders``, or, without them, only the
-  default sender (what the call would use with no ``from`` at all).
+  default sender (what the call would use with no ``from`` at all); and
+  always the caller's own addresses (a user's ``email``, the address an
+  address token is bound to).
 
 A pattern is ``*`` (anything), ``*@example.com`` (any local part at that
 domain, exactly) or one address; letters compare without case.
@@ -26,9 +28,11 @@ from emailactions.params.addresses import Address, parse_address
 
 @dataclass(frozen=True)
 class CallerSenders:
-    """A REST caller's rule: its ``senders`` patterns, or ``None``: the default sender only."""
+    """A REST caller's rule: its ``senders`` patterns, or ``None``: the default sender only;
+    ``own``: addresses that are the caller's own, always allowed."""
 
     patterns: tuple[str, ...] | None = None
+    own: tuple[str, ...] = ()
 
 
 _CALLER: ContextVar[CallerSenders | None] = ContextVar("emailactions_caller_senders", default=None)
@@ -61,7 +65,7 @@ def check_sender(sender: Address, allowed: tuple[str, ...] | None, default: str 
     if allowed is not None and not any(matches(addr, p) for p in allowed):
         raise SenderNotAllowed(f"Sender {addr!r} is not in [email] allowed_senders", param="from", sender=addr)
     rule = _CALLER.get()
-    if rule is None:
+    if rule is None or any(addr.lower() == own.lower() for own in rule.own):
         return
     if rule.patterns is not None:
         if not any(matches(addr, p) for p in rule.patterns):

@@ -109,14 +109,16 @@ class Call:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(self, fn: Callable[..., Any], *args: Any, own_senders: tuple[str, ...] = (), **kwargs: Any) -> Any:
         """Run blocking work (SMTP, files, templates) off the event loop; mail it
         sends counts against ``[server] recipient_limit`` unless the caller holds ``*``,
-        and uses only the senders the caller may use."""
+        and uses only the senders the caller may use. ``own_senders``: addresses a
+        dialect binds the caller to (an address token's), allowed besides the user's ``email``."""
         trusted = "*" in self.principal.permissions
         limiter = None if trusted else self.state.recipient_limiter
         senders = self.principal.senders
-        rule = None if trusted and senders is None else CallerSenders(senders)
+        own = (*own_senders, *((self.principal.email,) if self.principal.email else ()))
+        rule = None if trusted and senders is None else CallerSenders(senders, own)
         return await run_in_threadpool(_limited, limiter, rule, fn, *args, **kwargs)
 
 

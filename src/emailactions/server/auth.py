@@ -44,6 +44,8 @@ class Principal:
     #: Sender patterns from its ``senders``; ``None``: with ``*`` any sender,
     #: without it only the configured ``from`` (:mod:`emailactions.params.senders`).
     senders: tuple[str, ...] | None = None
+    #: The user's own address (``[server.users.NAME] email``): always a sender it may use.
+    email: str | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -136,13 +138,13 @@ class Authenticator:
         with self._lock:
             known = self._verified.get(username)
         if user is not None and known is not None and hmac.compare_digest(known, tag):
-            return Principal(user.name, "user", user.permissions, user.senders)
+            return Principal(user.name, "user", user.permissions, user.senders, user.email)
         ok = (user.password if user is not None else self._decoy).verify(password)
         if user is None or not ok:
             raise NotAuthenticated(ACCESS_DENIED)
         with self._lock:
             self._verified[username] = tag
-        return Principal(user.name, "user", user.permissions, user.senders)
+        return Principal(user.name, "user", user.permissions, user.senders, user.email)
 
     def _api_key(self, key: str) -> Principal:
         if not key:

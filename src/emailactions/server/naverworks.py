@@ -112,13 +112,15 @@ async def send_mail(call: Call) -> Reply:
         "sendSeparately": _flag(data, "isSendSeparately", False),
     }  # fmt: skip
     account = call.state.settings.users.get(user)
+    own: tuple[str, ...] = ()
     if account is not None and account.email:
-        params["from"] = account.email
+        params["from"] = own_sender = account.email
+        own = (own_sender,)  # the user's own address is a sender it may use
     if data.get("userName") is not None:
         params["fromName"] = data["userName"]
     if data.get("attachments") is not None:
         params["attachments"] = _attachments(data["attachments"])
-    await call.run(call.host.action, "external/email", "send", params, wait_for_completion=not record, caller=principal.name)
+    await call.run(call.host.action, "external/email", "send", params, wait_for_completion=not record, caller=principal.name, own_senders=own)
     return Reply(202)
 
 

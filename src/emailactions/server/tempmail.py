@@ -77,7 +77,7 @@ async def _send(call: Call, address: str, data: dict[str, Any]) -> Reply:
         "body": data["content"],
         "type": "text/html" if is_html else "text/plain",
     }
-    await call.run(call.host.action, "external/email", "send", params, wait_for_completion=True, caller=address)
+    await call.run(call.host.action, "external/email", "send", params, wait_for_completion=True, caller=address, own_senders=(address,))
     return Reply(200, {"status": "ok"})
 
 
