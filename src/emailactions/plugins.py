@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.locales.tags",
     "emailactions.engines.handlebars",
     "emailactions.engines.jinja",
+    "emailactions.engines.freemarker",
     "emailactions.templates.stores.builtins",
     "emailactions.delivery.outbox.backends",
     "emailactions.scripting.python",

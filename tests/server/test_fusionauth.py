@@ -242,3 +242,112 @@ def test_send_has_the_bulk_recipient_limit_of_send_template(server_config, smtp_
     assert fa.status_code == 400 and "toAddresses" in fa.json()["fieldErrors"]
     assert idm.status_code == 400 and idm.json()["detail"]["param"] == "to"
     assert smtp_server.messages == []
+
+
+# -- FusionAuth's templates as written: FreeMarker, with user, requestData, application, tenant --
+
+#: The template of FusionAuth's email API documentation, verbatim.
+DOCUMENTED = {
+    "defaultFromName": "Administrator",
+    "defaultHtmlTemplate": "<p>Hello ${user.username}</p><p>Welcome To FusionAuth!</p>",
+    "defaultSubject": "Hello World",
+    "defaultTextTemplate": "Hello ${user.username},\nWelcome To FusionAuth!",
+    "fromEmail": "email@example.com",
+    "localizedFromNames": {"de": "Verwalter", "fr": "Administrateur"},
+    "localizedHtmlTemplates": {
+        "de": "<p>Hallo ${user.username}</p><p>Willkommen auf der FusionAuth!<p>",
+        "fr": "<p>Bonjour ${user.username}</p><p>Bienvenue à FusionAuth!<p>",
+    },
+    "localizedSubjects": {"de": "Hallo Welt", "fr": "Bonjour le monde"},
+    "localizedTextTemplates": {
+        "de": "Hallo ${user.username},\nWillkommen auf der FusionAuth!",
+        "fr": "Bonjour ${user.username},\nBienvenue à FusionAuth!",
+    },
+    "name": "Hello World",
+}
+EXPECTED = {
+    "en": ("Hello World", "Administrator", "<p>Hello john</p><p>Welcome To FusionAuth!</p>", "Hello john,\nWelcome To FusionAuth!"),
+    "de": ("Hallo Welt", "Verwalter", "<p>Hallo john</p><p>Willkommen auf der FusionAuth!<p>", "Hallo john,\nWillkommen auf der FusionAuth!"),
+    "fr": ("Bonjour le monde", "Administrateur", "<p>Bonjour john</p><p>Bienvenue à FusionAuth!<p>", "Bonjour john,\nBienvenue à FusionAuth!"),
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fr"])
+def test_the_documented_template_renders_per_locale_in_preview_and_mail(client, smtp_server, locale):
+    created = client.post(f"/api/email/template/doc-{locale}", headers=FA_AUTH, json={"emailTemplate": DOCUMENTED})
+    assert created.status_code == 200, created.text
+    assert created.json()["emailTemplate"]["engine"] == "freemarker"
+    subject, display, html, text = EXPECTED[locale]
+
+    stored = client.post("/api/email/template/preview", headers=FA_AUTH,
+                         json={"emailTemplateId": f"doc-{locale}", "locale": locale, "user": {"username": "john"}}).json()  # fmt: skip
+    inline = client.post("/api/email/template/preview", headers=FA_AUTH,
+                         json={"emailTemplate": DOCUMENTED, "locale": locale, "user": {"username": "john"}}).json()  # fmt: skip
+    for preview in (stored, inline):
+        assert preview["email"]["subject"] == subject and preview["email"]["html"] == html and preview["email"]["text"] == text
+        assert preview["email"]["from"] == {"address": "email@example.com", "display": display}
+        assert "errors" not in preview and preview["missing"] == []
+
+    sent = client.post(f"/api/email/send/doc-{locale}?waitForCompletion=true", headers=FA_AUTH,
+                       json={"toAddresses": [{"address": "john@example.com", "username": "john"}], "preferredLanguages": [locale]})  # fmt: skip
+    assert sent.status_code == 202 and sent.json()["sent"] == 1, sent.text
+    [received] = smtp_server.messages
+    assert received.message["Subject"] == subject and received.message["From"] == f"{display} <email@example.com>"
+    assert received.message.get_body(("html",)).get_content().strip() == html
+    # (The composer may end a line with a space, as format=flowed does: compare the words.)
+    assert [line.rstrip() for line in received.message.get_body(("plain",)).get_content().strip().splitlines()] == text.splitlines()
+    client.delete(f"/api/email/template/doc-{locale}", headers=FA_AUTH)
+
+
+def test_send_gives_each_recipient_their_user_and_everyone_request_data(client, smtp_server):
+    template = {"defaultSubject": "Hi ${user.firstName!user.email}", "defaultTextTemplate":
+                "${requestData.message} (${requestData.paymentAmount?c}) from ${application.name} / ${tenant.name}"}  # fmt: skip
+    assert client.post("/api/email/template/fa-data", headers=FA_AUTH, json={"emailTemplate": template}).status_code == 200
+    sent = client.post("/api/email/send/fa-data?waitForCompletion=true", headers=FA_AUTH, json={
+        "toAddresses": [{"address": "ann@example.com", "firstName": "Ann"}, {"address": "bob@example.com", "display": "Bob"}],
+        "requestData": {"message": "Thanks", "paymentAmount": 42},
+    })  # fmt: skip
+    assert sent.status_code == 202 and sent.json()["sent"] == 2, sent.text
+    by_to = {m.message["To"]: m.message for m in smtp_server.messages}
+    assert by_to["ann@example.com"]["Subject"] == "Hi Ann" and by_to["Bob <bob@example.com>"]["Subject"] == "Hi bob@example.com"
+    assert by_to["ann@example.com"].get_content().strip() == "Thanks (42) from emailactions / Default"
+    client.delete("/api/email/template/fa-data", headers=FA_AUTH)
+
+
+def test_user_ids_resolve_through_resolve_recipients(server_config, smtp_server):
+    from emailactions import hookimpl
+
+    class Directory:
+        @hookimpl
+        def resolve_recipients(self, destination, host):
+            return [{"address": "ce@example.com", "display": "Carol Evans"}] if destination == "ce485a91" else None
+
+    server_config["server"]["fusionauth"] = {"application": {"name": "Pied Piper"}, "tenant": {"id": "t-1", "name": "Main"}}
+    host, server = start(server_config, plugins=(Directory(),))
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            template = {"defaultSubject": "For ${user.fullName} (${user.id})", "defaultTextTemplate": "${application.name} ${tenant.id} ${user.nope}"}
+            client.post("/api/email/template/fa-ids", headers=FA_AUTH, json={"emailTemplate": template})
+            sent = client.post("/api/email/send/fa-ids?waitForCompletion=true", headers=FA_AUTH, json={"userIds": ["ce485a91"]})
+            assert sent.status_code == 202 and sent.json()["sent"] == 1, sent.text
+            [received] = smtp_server.messages
+            assert received.message["Subject"] == "For Carol Evans (ce485a91)" and received.message["To"] == "Carol Evans <ce@example.com>"
+            assert received.message.get_content().strip() == "Pied Piper t-1"
+            unknown = client.post("/api/email/send/fa-ids", headers=FA_AUTH, json={"userIds": ["nobody"]})
+            assert unknown.status_code == 400 and "userIds[0]" in unknown.json()["fieldErrors"]
+            preview = client.post("/api/email/template/preview", headers=FA_AUTH, json={"emailTemplateId": "fa-ids", "user": {"id": "u"}}).json()
+            assert preview["email"]["subject"] == "For  (u)" and preview["missing"] == ["object.user.fullName", "object.user.nope"]
+    finally:
+        server.stop()
+        host.close()
+
+
+def test_freemarker_render_errors_are_per_recipient_results(client, smtp_server):
+    template = {"defaultSubject": "x", "defaultTextTemplate": "${requestData.flag}"}
+    client.post("/api/email/template/fa-bool", headers=FA_AUTH, json={"emailTemplate": template})
+    sent = client.post("/api/email/send/fa-bool?waitForCompletion=true", headers=FA_AUTH,
+                       json={"toAddresses": [{"address": "a@example.com"}], "requestData": {"flag": True}})  # fmt: skip
+    assert sent.status_code == 202 and "boolean" in sent.json()["anonymousResults"]["a@example.com"]["renderErrors"]["text"]
+    broken = client.post("/api/email/template/fa-broken", headers=FA_AUTH, json={"emailTemplate": {"defaultSubject": "<#include 'x'>"}})
+    assert broken.status_code == 400 and "<#include>" in broken.json()["fieldErrors"]["emailTemplate.defaultSubject"][0]["message"]
+    assert smtp_server.messages == []

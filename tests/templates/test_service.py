@@ -34,7 +34,7 @@ class Engines:
 def test_hook_register_template_engines():
     host = ActionHost(CONFIG, load_entry_points=False, plugins=[Engines()])
     assert host.engine_classes["upper"] == (UpperEngine, "engine-plugin")
-    assert set(host.engine_classes) == {"handlebars", "jinja2", "upper"}
+    assert set(host.engine_classes) == {"handlebars", "jinja2", "freemarker", "upper"}
     host.templates.create({"engine": "upper", "subject": {"en": "hello"}, "message": {"en": "body"}}, "shout")
     host.action("external/email", "sendTemplate", {"templateName": "shout", "to": "b@example.com"})
     assert host.transport().outbox[-1].parsed()["Subject"] == "HELLO"

@@ -47,7 +47,7 @@ SERVER_RECIPIENT_LIMIT = "5 per 15 minutes; 40 per day"
 JSON_OVERHEAD_BYTES = 1024 * 1024
 SERVER_KEYS = {
     "host", "port", "max_body_bytes", "shutdown_timeout", "anonymous", "roles", "users", "api_keys",
-    "rate_limits", "recipient_limit", "trusted_proxies", "tls_cert", "tls_key", "apis", "jwt_secret",
+    "rate_limits", "recipient_limit", "trusted_proxies", "tls_cert", "tls_key", "apis", "jwt_secret", "fusionauth",
 }  # fmt: skip
 #: The REST dialects that ship with emailactions (``[server] apis`` picks among them).
 APIS = ("idm", "fusionauth", "enswitch", "tempmail", "naverworks")
@@ -112,6 +112,14 @@ class ApiRateLimits:
 
 
 @dataclass(frozen=True)
+class FusionAuthData:
+    """``[server.fusionauth]``: what FusionAuth templates see as ``application`` and ``tenant``."""
+
+    application: Mapping[str, Any] = field(default_factory=lambda: {"name": "emailactions"})
+    tenant: Mapping[str, Any] = field(default_factory=lambda: {"name": "Default"})
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``emailactions serve`` needs beyond the host's own config."""
 
@@ -145,6 +153,7 @@ class ServerConfig:
     def address_token_secret(self) -> str | None:
         """``jwt_secret``, else the environment's :data:`JWT_SECRET_ENV`, else ``None``."""
         return self.jwt_secret or os.environ.get(JWT_SECRET_ENV) or None
+    fusionauth: FusionAuthData = field(default_factory=FusionAuthData)
 
 
 def parse_server(data: Any, prefix: str = "server", base: Path | None = None) -> ServerConfig:
@@ -236,6 +245,11 @@ def parse_server(data: Any, prefix: str = "server", base: Path | None = None) ->
         if len(secret) < MIN_JWT_SECRET:
             raise ConfigError(f"Config key '{prefix}.jwt_secret' must be at least {MIN_JWT_SECRET} characters", key=f"{prefix}.jwt_secret")
         values["jwt_secret"] = secret
+    fusionauth = validate.typed(data.get("fusionauth", {}), Mapping, f"{prefix}.fusionauth")
+    validate.table(fusionauth, {"application", "tenant"}, f"{prefix}.fusionauth")
+    values["fusionauth"] = FusionAuthData(**{
+        name: dict(validate.typed(fusionauth[name], Mapping, f"{prefix}.fusionauth.{name}")) for name in ("application", "tenant") if name in fusionauth
+    })  # fmt: skip
     return ServerConfig(**values)
 
 

@@ -29,7 +29,9 @@ PART_FIELDS = {
     "text": "emailTemplate.defaultTextTemplate",
     "from": "emailTemplate.fromEmail",
 }
-SEND_KEYS = {"toAddresses", "ccAddresses", "bccAddresses", "requestData", "preferredLanguages", "userIds"}
+SEND_KEYS = {"toAddresses", "ccAddresses", "bccAddresses", "requestData", "preferredLanguages", "userIds", "applicationId"}
+#: A ``toAddresses`` item's keys beyond the address that become ``user`` fields.
+USER_FIELDS = ("firstName", "username")
 
 
 #: The preview action's param names -> the preview body's field names.
@@ -67,6 +69,42 @@ def _wrapped(body: Any, key: str, allowed: set[str]) -> dict[str, Any]:
     return json_object(data[key], key)
 
 
+def _with_engine(data: dict[str, Any]) -> dict[str, Any]:
+    """FusionAuth's templates are FreeMarker: the default engine here, unless named.
+
+    Kept for templates written for this server before it spoke FreeMarker: a
+    template whose sources use Handlebars' ``{{`` and nothing of FreeMarker's
+    stays Handlebars.
+    """
+    if "engine" in data:
+        return data
+    source = "\n".join(_texts(data))
+    handlebars = "{{" in source and not any(mark in source for mark in ("${", "<#", "[#"))
+    return data if handlebars else {**data, "engine": "freemarker"}
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in a template body, in any format (FusionAuth's or IDM's keys)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+
+
+def template_data(host: Any, request_data: Mapping[str, Any], user: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a FusionAuth template sees: ``requestData``, ``application``, ``tenant``, ``user``.
+
+    ``requestData``'s own keys stay at the top as well, so ``object.x`` (Handlebars,
+    Jinja2) keeps reading them; FusionAuth's names win over them.
+    """
+    config = host.config.server.fusionauth
+    data = {**request_data, "requestData": dict(request_data), "application": dict(config.application), "tenant": dict(config.tenant)}
+    if user is not None:
+        data["user"] = dict(user)
+    return data
+
+
 def _template(template: Template) -> dict[str, Any]:
     return template.to_dict()
 
@@ -96,7 +134,7 @@ async def create(call: Call) -> Reply:
     template_id = call.path_params.get("id")
     with _field("emailTemplate"):
         require_content(data, template_id or data.get("id") or "new", "emailTemplate")
-        template = await call.run(call.host.templates.store.create, data, template_id)
+        template = await call.run(call.host.templates.store.create, _with_engine(data), template_id)
     return Reply(200, {"emailTemplate": _template(template)})
 
 
@@ -117,6 +155,7 @@ async def _update(call: Call, *, merge: bool) -> Reply:
     with _field("emailTemplate"):
         if not merge:
             require_content(data, call.path_params["id"], "emailTemplate")
+            data = _with_engine(data)
         template = await call.run(call.host.templates.store.update, call.path_params["id"], data, merge=merge)
     return Reply(200, {"emailTemplate": _template(template)})
 
@@ -177,26 +216,28 @@ def _order(value: Any) -> tuple[str, bool]:
 async def preview(call: Call) -> Reply:
     """``POST /api/email/template/preview``: render an inline (or stored) template.
 
-    Body: ``emailTemplate`` (or our ``emailTemplateId``), ``locale``, and
-    ``requestData`` (the ``object`` the template sees).
+    Body: ``emailTemplate`` (or our ``emailTemplateId``), ``locale``,
+    ``requestData``, and our ``user`` (the recipient to preview for); the
+    template sees them as a send does (:func:`template_data`).
     """
     call.require("preview")
     only_params(call.query, set())
     body = json_object(await call.body())
-    only = sorted(set(body) - {"emailTemplate", "emailTemplateId", "locale", "requestData"})
+    only = sorted(set(body) - {"emailTemplate", "emailTemplateId", "locale", "requestData", "user"})
     if only:
         raise InvalidParams(f"Unknown field {only[0][:80]!r}", param=only[0][:80])
     if ("emailTemplate" in body) == ("emailTemplateId" in body):
         raise InvalidParams("Give exactly one of 'emailTemplate' or 'emailTemplateId'", param="emailTemplate")
     params: dict[str, Any] = {}
     if "emailTemplate" in body:
-        params["template"] = json_object(body["emailTemplate"], "emailTemplate")
+        params["template"] = _with_engine(json_object(body["emailTemplate"], "emailTemplate"))
     else:
         params["templateName"] = body["emailTemplateId"]
     if body.get("locale") is not None:
         params["_locale"] = body["locale"]
-    if body.get("requestData") is not None:
-        params["object"] = body["requestData"]
+    request_data = json_object(body["requestData"], "requestData") if body.get("requestData") is not None else {}
+    user = json_object(body["user"], "user") if body.get("user") is not None else None
+    params["object"] = template_data(call.host, request_data, user)
     with _field("emailTemplate", PREVIEW_FIELDS):
         result = await call.run(call.host.action, EMAIL, "preview", params, caller=call.principal.name)
     email: dict[str, Any] = {"subject": result["subject"], "html": result["html"], "text": result["text"], "from": None}
@@ -229,12 +270,25 @@ async def send(call: Call) -> Reply:
     only = sorted(set(body) - SEND_KEYS)
     if only:
         raise InvalidParams(f"Unknown field {only[0][:80]!r}", param=only[0][:80])
-    if body.get("userIds"):
-        raise InvalidParams("Field 'userIds' is not supported: this server has no user store; use toAddresses", param="userIds")
-    to = body.get("toAddresses")
-    if not isinstance(to, list) or not to:
+    to = body.get("toAddresses") or []
+    if not isinstance(to, list) or not (to or body.get("userIds")):
         raise InvalidParams("Field 'toAddresses' is required: a list of {address, display}", param="toAddresses")
-    recipients = tuple(parse_address(item, f"toAddresses[{i}]") for i, item in enumerate(to))
+    users: dict[str, dict[str, Any]] = {}  # address key -> the template's user
+    by_user: dict[str, str] = {}  # address -> the userId it came from
+    found = []
+    for i, item in enumerate(to):
+        fields = {k: item[k] for k in USER_FIELDS if isinstance(item, dict) and isinstance(item.get(k), str)}
+        if fields:
+            item = {k: v for k, v in item.items() if k not in fields}
+        address = parse_address(item, f"toAddresses[{i}]")
+        users[address.key] = {"email": address.addr, **fields}
+        found.append(address)
+    for i, user_id in enumerate(_strings(body, "userIds") or []):
+        for address in _user_addresses(call.host, user_id, f"userIds[{i}]"):
+            users[address.key] = {"id": user_id, "email": address.addr, **({"fullName": address.display} if address.display else {})}
+            by_user[address.addr] = user_id
+            found.append(address)
+    recipients = tuple(found)
     cc = tuple(parse_address_list(_strings(body, "ccAddresses"), "ccAddresses"))
     bcc = tuple(parse_address_list(_strings(body, "bccAddresses"), "bccAddresses"))
     limits = call.host.config.limits
@@ -249,7 +303,9 @@ async def send(call: Call) -> Reply:
     data = body.get("requestData")
     if data is not None and not isinstance(data, dict):
         raise InvalidParams("Field 'requestData' must be an object", param="requestData")
-    request = TemplateRequest(call.path_params["id"], to=recipients, cc=cc, bcc=bcc, data=data or {}, separately=True)
+    personal = {key: ({"user": user}, None) for key, user in users.items()}
+    request = TemplateRequest(call.path_params["id"], to=recipients, cc=cc, bcc=bcc, data=template_data(call.host, data or {}),
+                              separately=True, personal=personal)  # fmt: skip
 
     def run() -> dict[str, Any]:
         failures: dict[str, Any] = {}
@@ -269,12 +325,22 @@ async def send(call: Call) -> Reply:
                 failures[address] = {"parseErrors": {}, "renderErrors": {str(error["detail"].get("part", "template")): error["message"]}}
             else:
                 failures[address] = {"parseErrors": {}, "renderErrors": {}, "error": error}
+        # Failures of a userIds recipient are FusionAuth's results[userId].
+        results = {by_user[a]: failures.pop(a) for a in list(failures) if a in by_user}
         return {
-            "anonymousResults": failures, "results": {},
+            "anonymousResults": failures, "results": results,
             "count": len(recipients), "sent": len(messages), "failed": len(failures), "messages": messages,
         }  # fmt: skip
 
     return Reply(202, await call.run(run))
+
+
+def _user_addresses(host: Any, user_id: str, param: str) -> list[Any]:
+    """A ``userIds`` entry's addresses, through ``resolve_recipients`` (there is no user store)."""
+    members = host.hook.resolve_recipients(destination=user_id, host=host)
+    if not members:
+        raise InvalidParams(f"Field {param!r}: no recipient resolver knows user {user_id[:80]!r}", param=param)
+    return parse_address_list(members, param)
 
 
 def _strings(body: Mapping[str, Any], key: str) -> list[str] | None:
