@@ -284,7 +284,7 @@ async def send(call: Call) -> Reply:
         users[address.key] = {"email": address.addr, **fields}
         found.append(address)
     for i, user_id in enumerate(_strings(body, "userIds") or []):
-        for address in _user_addresses(call.host, user_id, f"userIds[{i}]"):
+        for address in _user_addresses(call.host, user_id, f"userIds[{i}]", call.principal.name):
             users[address.key] = {"id": user_id, "email": address.addr, **({"fullName": address.display} if address.display else {})}
             by_user[address.addr] = user_id
             found.append(address)
@@ -335,9 +335,9 @@ async def send(call: Call) -> Reply:
     return Reply(202, await call.run(run))
 
 
-def _user_addresses(host: Any, user_id: str, param: str) -> list[Any]:
+def _user_addresses(host: Any, user_id: str, param: str, caller: str | None) -> list[Any]:
     """A ``userIds`` entry's addresses, through ``resolve_recipients`` (there is no user store)."""
-    members = host.hook.resolve_recipients(destination=user_id, host=host)
+    members = host.hook.resolve_recipients(destination=user_id, host=host, caller=caller)
     if not members:
         raise InvalidParams(f"Field {param!r}: no recipient resolver knows user {user_id[:80]!r}", param=param)
     return parse_address_list(members, param)
