@@ -91,3 +91,47 @@ def test_errors_are_json_on_stderr(capsys, conf):
     assert code == 1 and err["code"] == 400 and err["detail"]["part"] == "subject"
     code, out, err = run(capsys, conf, "templates", "create", "welcome", "--data", '{"subject": {"en": "x"}}')
     assert code == 1 and err["code"] == 409
+
+
+#: FusionAuth's documented create request, verbatim: the template wrapped in "emailTemplate".
+FUSIONAUTH_CREATE = """{
+  "emailTemplate": {
+    "defaultFromName": "Administrator",
+    "defaultHtmlTemplate": "<p>Hello ${user.username}</p><p>Welcome To FusionAuth!</p>",
+    "defaultSubject": "Hello World",
+    "defaultTextTemplate": "Hello ${user.username},\\nWelcome To FusionAuth!",
+    "fromEmail": "email@example.com",
+    "localizedFromNames": {
+      "de": "Verwalter",
+      "fr": "Administrateur"
+    },
+    "localizedHtmlTemplates": {
+      "de": "<p>Hallo ${user.username}</p><p>Willkommen auf der FusionAuth!<p>",
+      "fr": "<p>Bonjour ${user.username}</p><p>Bienvenue à FusionAuth!<p>"
+    },
+    "localizedSubjects": {
+      "de": "Hallo Welt",
+      "fr": "Bonjour le monde"
+    },
+    "localizedTextTemplates": {
+      "de": "Hallo ${user.username},\\nWillkommen auf der FusionAuth!",
+      "fr": "Bonjour ${user.username},\\nBienvenue à FusionAuth!"
+    },
+    "name": "Hello World"
+  }
+}"""
+
+
+def test_templates_create_accepts_the_fusionauth_wrapper(capsys, conf, tmp_path):
+    request = tmp_path / "create.json"
+    request.write_text(FUSIONAUTH_CREATE, encoding="utf-8")
+    code, created, _ = run(capsys, conf, "templates", "create", "--data", f"@{request}")
+    assert code == 0 and created["name"] == "Hello World" and created["localizedSubjects"] == {"de": "Hallo Welt", "fr": "Bonjour le monde"}
+    assert created["defaultTextTemplate"] == "Hello ${user.username},\nWelcome To FusionAuth!" and len(created["id"]) == 36
+    code, shown, _ = run(capsys, conf, "templates", "show", created["id"])
+    assert shown["defaultFromName"] == "Administrator" and shown["fromEmail"] == "email@example.com"
+    code, updated, _ = run(capsys, conf, "templates", "update", created["id"], "--merge", "--data", '{"emailTemplate": {"name": "Renamed"}}')
+    assert code == 0 and updated["name"] == "Renamed" and updated["defaultSubject"] == "Hello World"
+    # Only a lone "emailTemplate" object is a wrapper: beside other keys it is refused, as before.
+    code, _, err = run(capsys, conf, "templates", "create", "odd", "--data", '{"emailTemplate": {"name": "x"}, "name": "y"}')
+    assert code == 1 and err["code"] == 400

@@ -4,6 +4,7 @@ lifecycle (create, search, preview, send, delete), then each route's rules."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -351,3 +352,79 @@ def test_freemarker_render_errors_are_per_recipient_results(client, smtp_server)
     broken = client.post("/api/email/template/fa-broken", headers=FA_AUTH, json={"emailTemplate": {"defaultSubject": "<#include 'x'>"}})
     assert broken.status_code == 400 and "<#include>" in broken.json()["fieldErrors"]["emailTemplate.defaultSubject"][0]["message"]
     assert smtp_server.messages == []
+
+
+# -- issue 15: JSON Patch, server-set instants, empty 401s --------------------------------------
+
+
+#: The response fields FusionAuth's documentation lists for one template.
+DOCUMENTED_RESPONSE_KEYS = {"defaultFromName", "defaultHtmlTemplate", "defaultSubject", "defaultTextTemplate", "fromEmail", "id",
+                            "insertInstant", "lastUpdateInstant", "localizedFromNames", "localizedHtmlTemplates",
+                            "localizedSubjects", "localizedTextTemplates", "name"}  # fmt: skip
+
+
+def test_the_documented_create_example_gets_a_generated_uuid(client):
+    created = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": DOCUMENTED})
+    assert created.status_code == 200, created.text
+    template = created.json()["emailTemplate"]
+    assert str(uuid.UUID(template["id"])) == template["id"] and DOCUMENTED_RESPONSE_KEYS <= set(template)
+    assert {k: template[k] for k in DOCUMENTED} == DOCUMENTED
+    assert client.delete(f"/api/email/template/{template['id']}", headers=FA_AUTH).status_code == 200
+
+
+def _json_patch(client, template_id, operations):
+    return client.patch(f"/api/email/template/{template_id}", headers={**FA_AUTH, "Content-Type": "application/json-patch+json"},
+                        content=json.dumps(operations).encode())  # fmt: skip
+
+
+def test_json_patch_applies_rfc_6902_operations(client):
+    template_id = client.post("/api/email/template", headers=FA_AUTH, json={"emailTemplate": DOCUMENTED}).json()["emailTemplate"]["id"]
+    before = client.get(f"/api/email/template/{template_id}", headers=FA_AUTH).json()["emailTemplate"]
+    patched = _json_patch(client, template_id, [
+        {"op": "test", "path": "/emailTemplate/defaultSubject", "value": "Hello World"},
+        {"op": "replace", "path": "/emailTemplate/defaultSubject", "value": "Hello again"},
+        {"op": "add", "path": "/emailTemplate/localizedSubjects/es", "value": "Hola mundo"},
+        {"op": "remove", "path": "/emailTemplate/localizedFromNames/fr"},
+        {"op": "copy", "from": "/emailTemplate/defaultFromName", "path": "/emailTemplate/localizedFromNames/es"},
+        {"op": "replace", "path": "/emailTemplate/insertInstant", "value": 1},  # the server's: ignored
+    ])  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    after = patched.json()["emailTemplate"]
+    assert after["defaultSubject"] == "Hello again" and after["localizedSubjects"] == {"de": "Hallo Welt", "fr": "Bonjour le monde", "es": "Hola mundo"}
+    assert after["localizedFromNames"] == {"de": "Verwalter", "es": "Administrator"}
+    assert after["insertInstant"] == before["insertInstant"] and after["lastUpdateInstant"] >= before["lastUpdateInstant"]
+    assert after["defaultHtmlTemplate"] == DOCUMENTED["defaultHtmlTemplate"] and after["engine"] == "freemarker"
+    assert client.get(f"/api/email/template/{template_id}", headers=FA_AUTH).json()["emailTemplate"] == after
+
+    # Refused whole, nothing changed: a failing test, a missing path, not a patch, an id change, an emptied template.
+    for operations in ([{"op": "test", "path": "/emailTemplate/name", "value": "Other"}, {"op": "remove", "path": "/emailTemplate/name"}],
+                       [{"op": "remove", "path": "/emailTemplate/nope"}], [{"op": "jump", "path": "/x"}], {"op": "remove"}, ["x"],
+                       [{"op": "replace", "path": "/emailTemplate/id", "value": "other"}],
+                       [{"op": "remove", "path": f"/emailTemplate/{k}"} for k in DOCUMENTED if k.startswith(("default", "localized")) and k != "defaultFromName"]):  # fmt: skip
+        refused = _json_patch(client, template_id, operations)
+        assert refused.status_code == 400 and refused.json()["fieldErrors"], (operations, refused.text)
+    assert client.get(f"/api/email/template/{template_id}", headers=FA_AUTH).json()["emailTemplate"] == after
+    assert _json_patch(client, str(uuid.uuid4()), [{"op": "remove", "path": "/emailTemplate/name"}]).status_code == 404
+    assert client.delete(f"/api/email/template/{template_id}", headers=FA_AUTH).status_code == 200
+
+
+def test_instants_are_the_servers_whatever_the_body_says(client):
+    created = client.post("/api/email/template", headers=FA_AUTH,
+                          json={"emailTemplate": {**DOCUMENTED, "insertInstant": 1, "lastUpdateInstant": 2}}).json()["emailTemplate"]  # fmt: skip
+    assert created["insertInstant"] > 1_500_000_000_000 and created["lastUpdateInstant"] >= created["insertInstant"]
+    # A template read back and PUT whole (instants included) keeps its insertInstant.
+    replaced = client.put(f"/api/email/template/{created['id']}", headers=FA_AUTH,
+                          json={"emailTemplate": {**created, "insertInstant": 1, "lastUpdateInstant": 2, "name": "Renamed"}})  # fmt: skip
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["emailTemplate"]["insertInstant"] == created["insertInstant"]
+    assert replaced.json()["emailTemplate"]["lastUpdateInstant"] >= created["lastUpdateInstant"]
+    assert client.delete(f"/api/email/template/{created['id']}", headers=FA_AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/api/email/template"), ("GET", "/api/email/template/welcome"),
+                                          ("POST", "/api/email/template/preview"), ("DELETE", "/api/email/template/welcome"),
+                                          ("POST", "/api/email/send/welcome")])  # fmt: skip
+def test_401_has_an_empty_body(client, method, path):
+    for headers in ({}, {"Authorization": "wrong-key-0000000000"}):
+        reply = client.request(method, path, headers=headers, json={})
+        assert reply.status_code == 401 and reply.content == b"", reply.text

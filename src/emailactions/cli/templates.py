@@ -124,13 +124,21 @@ def show_command(ctx: click.Context, template_id: str, fmt: str) -> None:
     run_action(ctx, call)
 
 
+def _template_data(data: str) -> Any:
+    """``--data`` as given, or unwrapped from FusionAuth's ``{"emailTemplate": {...}}`` request body."""
+    value = parse_json(data, "data")
+    if isinstance(value, dict) and list(value) == ["emailTemplate"] and isinstance(value["emailTemplate"], dict):
+        return value["emailTemplate"]
+    return value
+
+
 @templates_group.command("create")
 @click.argument("template_id", metavar="[ID]", required=False)
-@click.option("--data", required=True, metavar="JSON", help="The template, IDM or native JSON; @FILE reads a file, - reads stdin.")
+@click.option("--data", required=True, metavar="JSON", help="The template, IDM or native JSON (or FusionAuth's {\"emailTemplate\": ...}); @FILE reads a file, - reads stdin.")
 @click.pass_context
 def create_command(ctx: click.Context, template_id: str | None, data: str) -> None:
     """Create a template (its id is generated when neither ID nor an 'id' key gives one)."""
-    run_action(ctx, lambda host: host.templates.store.create(parse_json(data, "data"), template_id).to_dict())
+    run_action(ctx, lambda host: host.templates.store.create(_template_data(data), template_id).to_dict())
 
 
 @templates_group.command("update")
@@ -140,7 +148,7 @@ def create_command(ctx: click.Context, template_id: str | None, data: str) -> No
 @click.pass_context
 def update_command(ctx: click.Context, template_id: str, data: str, merge: bool) -> None:
     """Replace a template, or merge changes into it."""
-    run_action(ctx, lambda host: host.templates.store.update(template_id, parse_json(data, "data"), merge=merge).to_dict())
+    run_action(ctx, lambda host: host.templates.store.update(template_id, _template_data(data), merge=merge).to_dict())
 
 
 @templates_group.command("delete")

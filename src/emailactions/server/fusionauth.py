@@ -9,14 +9,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
+import jsonpatch
+
 from emailactions.params.addresses import parse_address, parse_address_list
-from emailactions.errors import InvalidParams, RenderError
+from emailactions.errors import EmailActionsError, InvalidParams, RenderError
 from emailactions.locales.tags import normalize
 from emailactions.params.template import TemplateRequest
 from emailactions.templates.model import Template
 from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
-from emailactions.server.protocol import json_object, only_params, query_bool, query_int, require_content
+from emailactions.server.protocol import fusionauth_error, json_object, only_params, query_bool, query_int, require_content
 from emailactions.services.email import EmailService
 
 EMAIL = "external/email"
@@ -32,6 +34,10 @@ PART_FIELDS = {
 SEND_KEYS = {"toAddresses", "ccAddresses", "bccAddresses", "requestData", "preferredLanguages", "userIds", "applicationId"}
 #: A ``toAddresses`` item's keys beyond the address that become ``user`` fields.
 USER_FIELDS = ("firstName", "username")
+#: Set by the server only: a body's are ignored (a template read back and PUT carries them).
+INSTANTS = ("insertInstant", "lastUpdateInstant")
+#: ``PATCH`` with this media type is an RFC 6902 JSON Patch; any other JSON is merged.
+JSON_PATCH = "application/json-patch+json"
 
 
 #: The preview action's param names -> the preview body's field names.
@@ -131,6 +137,7 @@ async def create(call: Call) -> Reply:
     call.require("templates:write")
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
+    data = {k: v for k, v in data.items() if k not in INSTANTS}
     template_id = call.path_params.get("id")
     with _field("emailTemplate"):
         require_content(data, template_id or data.get("id") or "new", "emailTemplate")
@@ -144,8 +151,31 @@ async def replace(call: Call) -> Reply:
 
 
 async def patch(call: Call) -> Reply:
-    """``PATCH /api/email/template/{id}``: merge (RFC 7396: ``null`` removes a key)."""
+    """``PATCH /api/email/template/{id}``: merge (RFC 7396: ``null`` removes a key),
+    or with ``Content-Type: application/json-patch+json`` an RFC 6902 JSON Patch."""
+    if call.headers.get("content-type", "").partition(";")[0].strip().lower() == JSON_PATCH:
+        return await _json_patch(call)
     return await _update(call, merge=True)
+
+
+async def _json_patch(call: Call) -> Reply:
+    """Apply RFC 6902 operations to ``{"emailTemplate": {...}}`` as FusionAuth reads
+    it (paths like ``/emailTemplate/defaultSubject``); the result replaces the template."""
+    call.require("templates:write")
+    only_params(call.query, set())
+    operations = await call.body()
+    template_id = call.path_params["id"]
+    current = await call.run(call.host.templates.store.get, template_id)
+    try:
+        result = jsonpatch.JsonPatch(operations).apply({"emailTemplate": _template(current)})
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidParams(f"The JSON Patch does not apply: {str(exc)[:200]}", param="patch") from None
+    data = _wrapped(result, "emailTemplate", {"emailTemplate"})
+    data = {k: v for k, v in data.items() if k not in INSTANTS}
+    with _field("emailTemplate"):
+        require_content(data, template_id, "emailTemplate")
+        template = await call.run(call.host.templates.store.update, template_id, data, merge=False)
+    return Reply(200, {"emailTemplate": _template(template)})
 
 
 async def _update(call: Call, *, merge: bool) -> Reply:
@@ -352,19 +382,31 @@ def _strings(body: Mapping[str, Any], key: str) -> list[str] | None:
     return value
 
 
+def errors(exc: EmailActionsError) -> Reply:
+    """FusionAuth's error bodies; a 401 is empty, as documented ("The response will be empty")."""
+    if exc.code == 401:
+        return Reply(401)
+    retry_after = exc.detail.get("retry_after")
+    headers = {"Retry-After": str(max(1, int(-(-float(retry_after) // 1))))} if exc.code == 429 and retry_after is not None else {}
+    return Reply(exc.code, fusionauth_error(exc), headers)
+
+
 ENDPOINTS = [
-    Endpoint("/api/email/template", ("GET",), list_all),
-    Endpoint("/api/email/template", ("POST",), create),
-    # Before /{id}: these names are routes, not template ids.
-    Endpoint("/api/email/template/search", ("GET",), search_get),
-    Endpoint("/api/email/template/search", ("POST",), search_post),
-    Endpoint("/api/email/template/preview", ("POST",), preview),
-    Endpoint("/api/email/template/{id}", ("GET",), retrieve),
-    Endpoint("/api/email/template/{id}", ("POST",), create),
-    Endpoint("/api/email/template/{id}", ("PUT",), replace),
-    Endpoint("/api/email/template/{id}", ("PATCH",), patch),
-    Endpoint("/api/email/template/{id}", ("DELETE",), delete),
-    Endpoint("/api/email/send/{id}", ("POST",), send),
+    Endpoint(path, methods, handler, errors=errors)
+    for path, methods, handler in (
+        ("/api/email/template", ("GET",), list_all),
+        ("/api/email/template", ("POST",), create),
+        # Before /{id}: these names are routes, not template ids.
+        ("/api/email/template/search", ("GET",), search_get),
+        ("/api/email/template/search", ("POST",), search_post),
+        ("/api/email/template/preview", ("POST",), preview),
+        ("/api/email/template/{id}", ("GET",), retrieve),
+        ("/api/email/template/{id}", ("POST",), create),
+        ("/api/email/template/{id}", ("PUT",), replace),
+        ("/api/email/template/{id}", ("PATCH",), patch),
+        ("/api/email/template/{id}", ("DELETE",), delete),
+        ("/api/email/send/{id}", ("POST",), send),
+    )
 ]
 
 
