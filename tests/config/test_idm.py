@@ -77,3 +77,73 @@ def test_as_native_gives_the_default_transport_and_from():
     with pytest.raises(ConfigError) as info:
         as_native({"host": "h", "from": 42})
     assert info.value.detail["key"] == "from"
+
+
+def test_idm_id_and_auth_type_are_accepted(tmp_path):
+    conf = write_idm(tmp_path, _id="external.email", host="h", auth={"enable": True, "type": "basic", "username": "u", "password": "p"})
+    _, options = load_config(conf).transport_options()
+    assert options["username"] == "u" and options["password"] == "p"
+
+
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"_id": "emailTemplate/welcome", "host": "h"}, "_id"),
+        ({"host": "h", "auth": {"enable": True, "type": "oauth2", "username": "u", "password": "p"}}, "auth.type"),
+    ],
+)
+def test_idm_id_and_auth_type_are_checked(tmp_path, data, key):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_idm(tmp_path, **data))
+    assert info.value.key == key
+
+
+def test_crypto_value_is_refused_with_what_to_do(tmp_path):
+    crypto = {"$crypto": {"type": "x-simple-encryption", "value": {"cipher": "AES/CBC/PKCS5Padding", "data": "xyz"}}}
+    with pytest.raises(ConfigError) as info:
+        load_config(write_idm(tmp_path, host="h", auth={"enable": True, "username": "u", "password": crypto}))
+    assert info.value.key == "auth.password"
+    assert "environment variable" in info.value.message and "&{" in info.value.message
+
+
+def test_property_substitution_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENIDM_SMTP_PASSWORD", "from-env")
+    monkeypatch.setenv("smtp.host", "env.example.com")
+    conf = write_idm(tmp_path, host="&{smtp.host}", port="&{smtp.port|2525}",
+                     auth={"enable": True, "username": "u", "password": "&{openidm.smtp.password}"})  # fmt: skip
+    _, options = load_config(conf).transport_options()
+    assert options["host"] == "env.example.com" and options["port"] == 2525 and options["password"] == "from-env"
+
+
+@pytest.mark.parametrize("where", ["resolver/boot.properties", "conf/boot/boot.properties"])
+def test_property_substitution_from_boot_properties(tmp_path, where):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / where).write_text("# IDM boot properties\nopenidm.smtp.host = boot.example.com\nopenidm.smtp.tls=true\n")
+    write_idm(conf, host="&{openidm.smtp.host}", starttls={"enable": "&{openidm.smtp.tls}"})
+    _, options = load_config(conf).transport_options()
+    assert options["host"] == "boot.example.com" and options["starttls"] is True
+
+
+def test_environment_wins_over_boot_properties(tmp_path, monkeypatch):
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / "boot.properties").write_text("openidm.smtp.host=boot.example.com\n")
+    monkeypatch.setenv("OPENIDM_SMTP_HOST", "env.example.com")
+    _, options = load_config(write_idm(tmp_path, host="&{openidm.smtp.host}")).transport_options()
+    assert options["host"] == "env.example.com"
+
+
+def test_missing_property_is_a_config_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write_idm(tmp_path, host="&{no.such.property}"))
+    assert info.value.key == "no.such.property"
+    assert "'no.such.property'" in info.value.message and "NO_SUCH_PROPERTY" in info.value.message
+
+
+def test_starttls_required_false_is_the_idm_fallback(tmp_path):
+    conf = write_idm(tmp_path, host="h", starttls={"enable": True}, smtpProperties=["mail.smtp.starttls.required=false"])
+    _, options = load_config(conf).transport_options()
+    assert options["starttls"] is True and options["starttls_required"] is False
+    _, options = load_config(write_idm(tmp_path, host="h", starttls={"enable": True})).transport_options()
+    assert "starttls_required" not in options  # required unless asked

@@ -12,7 +12,8 @@ import pytest
 
 from support import wait_for
 
-from support.server import ADMIN, ADMIN_PASSWORD, FA_AUTH, IDM_AUTH, server_section, start
+from support.server import ADMIN, ADMIN_HASH, ADMIN_PASSWORD, FA_AUTH, IDM_AUTH, MAILER_HASH, server_section, start
+from support.smtp_server import SMTPServer
 
 # IDM's documentation, verbatim but for the port (docs: "Send mail" / "Email templates").
 CURL_SEND = """curl \\
@@ -253,3 +254,119 @@ def test_plugin_actions_need_every_permission(client, live):
         assert typo.status_code == 400 and "send" in typo.json()["message"]
     finally:
         live.host.actions._services["external/email"].pop("wipeEverything")
+
+
+@pytest.fixture
+def idm_live(tmp_path, smtp_server):
+    """A server over a host loaded from an IDM conf folder: its SMTP config is external.email.json."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "external.email.json").write_text(json.dumps({
+        "host": "127.0.0.1", "port": smtp_server.port, "from": "openidm@example.com",
+        "auth": {"enable": False, "username": "idm", "password": "Clear-Secret-42"}, "timeout": 10000,
+    }))
+    (conf / "emailactions-server.toml").write_text(f"""
+[server.users.openidm-admin]
+password = "{ADMIN_HASH}"
+permissions = ["*"]
+[server.users.mailer]
+password = "{MAILER_HASH}"
+permissions = ["send", "templates"]
+""")
+    host, live = start(conf)
+    live.conf = conf
+    with httpx.Client(base_url=live.url, timeout=20, headers=IDM_AUTH) as client:
+        yield live, client
+    live.stop()
+    host.close()
+
+
+def _send(client, subject="after PUT"):
+    return client.post("/openidm/external/email?_action=send", json={"to": "bjensen@example.com", "subject": subject, "body": "x"})
+
+
+def test_smtp_config_read_omits_the_password(idm_live, smtp_server):
+    _, client = idm_live
+    response = client.get("/openidm/config/external.email")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["_id"] == "external.email" and body["port"] == smtp_server.port
+    assert body["auth"] == {"enable": False, "username": "idm"}
+    assert "Clear-Secret-42" not in response.text
+
+
+def test_smtp_config_put_replaces_the_file_and_the_next_send_uses_it(idm_live, smtp_server):
+    live, client = idm_live
+    other = SMTPServer().start()
+    try:
+        config = client.get("/openidm/config/external.email").json()
+        config["port"] = str(other.port)
+        config["auth"]["type"] = "basic"
+        response = client.put("/openidm/config/external.email", json=config)
+        assert response.status_code == 200, response.text
+        assert response.json()["port"] == str(other.port) and "Clear-Secret-42" not in response.text
+        written = json.loads((live.conf / "external.email.json").read_text())
+        assert written["port"] == str(other.port) and "_id" not in written
+        assert written["auth"]["password"] == "Clear-Secret-42"  # kept: the PUT body had none
+        assert _send(client).status_code == 200
+        assert [m.message["Subject"] for m in other.messages] == ["after PUT"] and smtp_server.messages == []
+    finally:
+        other.stop()
+
+
+def test_smtp_config_read_shows_a_property_reference(idm_live, monkeypatch):
+    live, client = idm_live
+    monkeypatch.setenv("OPENIDM_SMTP_PASSWORD", "from-the-environment")
+    config = {**json.loads((live.conf / "external.email.json").read_text()), "auth": {"enable": False, "username": "idm", "password": "&{openidm.smtp.password}"}}
+    assert client.put("/openidm/config/external.email", json=config).status_code == 200
+    assert client.get("/openidm/config/external.email").json()["auth"]["password"] == "&{openidm.smtp.password}"
+
+
+@pytest.mark.parametrize(
+    "change, param, words",
+    [
+        ({"port": "twenty"}, "port", "port"),
+        ({"hots": "x"}, "hots", "hots"),
+        ({"host": "&{no.such.smtp.host}"}, "no.such.smtp.host", "NO_SUCH_SMTP_HOST"),
+        ({"auth": {"enable": True, "username": "u", "password": {"$crypto": {"type": "x-simple-encryption", "value": {}}}}},
+         "auth.password", "environment variable"),
+        ({"_id": "external.other"}, "_id", "_id"),
+    ],
+)
+def test_smtp_config_put_validates_as_loading_does(idm_live, change, param, words):
+    live, client = idm_live
+    before = (live.conf / "external.email.json").read_text()
+    config = {**json.loads(before), **change}
+    response = client.put("/openidm/config/external.email", json=config)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]["param"] == param and words in response.json()["message"]
+    assert (live.conf / "external.email.json").read_text() == before
+
+
+def test_smtp_config_needs_every_permission(idm_live):
+    _, client = idm_live
+    mailer = {"X-OpenIDM-Username": "mailer", "X-OpenIDM-Password": "mailer-pass"}
+    assert client.get("/openidm/config/external.email", headers=mailer).status_code == 403
+    assert client.put("/openidm/config/external.email", headers=mailer, json={"host": "evil.example"}).status_code == 403
+    anonymous = {"X-OpenIDM-Username": "anonymous", "X-OpenIDM-Password": "anonymous"}
+    assert client.get("/openidm/config/external.email", headers=anonymous).status_code == 401
+
+
+def test_smtp_config_without_an_idm_conf_folder_is_refused(client):
+    for response in (client.get("/openidm/config/external.email", headers=IDM_AUTH),
+                     client.put("/openidm/config/external.email", headers=IDM_AUTH, json={"host": "h"})):  # fmt: skip
+        assert response.status_code == 403 and "IDM conf folder" in response.json()["message"]
+
+
+def test_starttls_fallback_is_explicit_over_rest(idm_live, smtp_server):
+    """``starttls.enable`` against a server without STARTTLS: refused, unless
+    ``mail.smtp.starttls.required=false`` asks for IDM's clear-text fallback."""
+    live, client = idm_live
+    config = json.loads((live.conf / "external.email.json").read_text())
+    assert client.put("/openidm/config/external.email", json={**config, "starttls": {"enable": True}}).status_code == 200
+    refused = _send(client, "refused")
+    assert refused.status_code == 502 and "STARTTLS" in refused.json()["message"]
+    fallback = {**config, "starttls": {"enable": True}, "smtpProperties": ["mail.smtp.starttls.required=false"]}
+    assert client.put("/openidm/config/external.email", json=fallback).status_code == 200
+    assert _send(client, "in clear").status_code == 200
+    assert [m.message["Subject"] for m in smtp_server.messages] == ["in clear"]

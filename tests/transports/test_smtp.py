@@ -421,3 +421,34 @@ def test_a_loopback_relay_takes_credentials_over_plain_tcp():
     finally:
         server.stop()
     assert len(server.messages) == 1
+
+
+def test_starttls_not_required_goes_on_in_clear_like_idm(smtp_server):
+    transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port, timeout=10, starttls=True, starttls_required=False)
+    with transport:
+        transport.send(make_message())
+    assert len(smtp_server.messages) == 1
+
+
+def test_starttls_not_required_still_upgrades_when_offered(smtp_tls_server, ca_file):
+    transport = SMTPTransport(host="localhost", port=smtp_tls_server.port, starttls=True, starttls_required=False,
+                              username=USER, password=PASSWORD, ca_file=ca_file, timeout=10)  # fmt: skip
+    with transport:
+        transport.send(make_message())
+    assert len(smtp_tls_server.messages) == 1
+
+
+def test_starttls_fallback_never_sends_credentials_in_clear(outward_auth_server):
+    transport = SMTPTransport(host=outward_auth_server.hostname, port=outward_auth_server.port, timeout=10,
+                              starttls=True, starttls_required=False, username=USER, password=PASSWORD)  # fmt: skip
+    with pytest.raises(AuthError):
+        transport.send(make_message())
+    assert outward_auth_server.messages == []
+
+
+def test_missing_starttls_hint_names_the_compatibility_option(smtp_server):
+    transport = SMTPTransport(host="127.0.0.1", port=smtp_server.port, timeout=10, starttls=True)
+    transport.alias = "default"
+    with pytest.raises(TLSError) as info:
+        transport.send(make_message())
+    assert "transports.default.starttls_required = false" in info.value.hint

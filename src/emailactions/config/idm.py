@@ -16,7 +16,7 @@ from emailactions.errors import ConfigError
 
 #: Keys of IDM's ``external.email.json``.
 IDM_KEYS = {
-    "type", "host", "port", "from", "auth", "starttls", "ssl", "smtpProperties",
+    "_id", "type", "host", "port", "from", "auth", "starttls", "ssl", "smtpProperties",
     "threadPoolSize", "connectiontimeout", "timeout", "writetimeout", "debug",
 }  # fmt: skip
 _IDM_DEFAULT_TIMEOUT_MS = 300_000
@@ -27,6 +27,26 @@ def _whole(value: Any, key: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     return validate.typed(value, int, key)
+
+
+def _flag(value: Any, key: str) -> bool:
+    """IDM booleans, also as ``"true"``/``"false"`` (what ``&{property}`` gives)."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    return validate.typed(value, bool, key)
+
+
+def _refuse_crypto(value: Any, key: str) -> None:
+    """IDM's ``{"$crypto": ...}`` values need IDM's keystore: say how to give the value instead."""
+    if isinstance(value, Mapping):
+        if "$crypto" in value:
+            raise ConfigError(
+                f"Config key {key!r} is encrypted with IDM's keystore ($crypto), which emailactions cannot read: "
+                f"put the clear value in an environment variable and write \"&{{VARIABLE_NAME}}\" here instead",
+                key=key,
+            )
+        for name, inner in value.items():
+            _refuse_crypto(inner, f"{key}.{name}" if key else str(name))
 
 
 def _ms(value: Any, key: str) -> float:
@@ -49,6 +69,9 @@ def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") ->
     """Map IDM's ``external.email.json`` onto SMTP transport options."""
     validate.typed(data, Mapping, "external.email.json")
     validate.known(data, IDM_KEYS, "")
+    if data.get("_id", "external.email") != "external.email":
+        raise ConfigError(f"Config key '_id' must be 'external.email', not {data['_id']!r}", key="_id")
+    _refuse_crypto(data, "")
     kind = data.get("type", "smtp")
     if kind != "smtp":
         raise ConfigError(f"Config key 'type': {kind!r} is not supported (only 'smtp')", key="type")
@@ -57,21 +80,21 @@ def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") ->
     options: dict[str, Any] = {"backend": "smtp", "host": validate.typed(data["host"], str, "host"), "port": _whole(data.get("port", 25), "port")}
     for section in ("starttls", "ssl"):
         value = validate.table(data.get(section, {}), {"enable"}, section)
-        options[section] = validate.typed(value.get("enable", False), bool, f"{section}.enable")
-    auth = validate.table(data.get("auth", {}), {"enable", "username", "password"}, "auth")
-    if validate.typed(auth.get("enable", False), bool, "auth.enable"):
-        password = auth.get("password")
-        if isinstance(password, Mapping):
-            raise ConfigError("Config key 'auth.password': IDM-encrypted values cannot be read; give the clear text", key="auth.password")
+        options[section] = _flag(value.get("enable", False), f"{section}.enable")
+    auth = validate.table(data.get("auth", {}), {"enable", "type", "username", "password"}, "auth")
+    if auth.get("type", "basic") != "basic":
+        # IDM's other type, oauth2, is for its msgraph transport.
+        raise ConfigError(f"Config key 'auth.type': {auth['type']!r} is not supported (only 'basic')", key="auth.type")
+    if _flag(auth.get("enable", False), "auth.enable"):
         options["username"] = validate.typed(auth.get("username"), str, "auth.username")
-        options["password"] = validate.typed(password, str, "auth.password")
+        options["password"] = validate.typed(auth.get("password"), str, "auth.password")
     timeouts = {k: _ms(data.get(k, _IDM_DEFAULT_TIMEOUT_MS), k) for k in ("connectiontimeout", "timeout", "writetimeout")}
     options["connect_timeout"] = timeouts["connectiontimeout"]
     # smtplib has one socket timeout for reads and writes: take the stricter.
     nonzero = [t for t in (timeouts["timeout"], timeouts["writetimeout"]) if t]
     options["timeout"] = min(nonzero) if nonzero else 0
     options["pool_size"] = _whole(data.get("threadPoolSize", 20), "threadPoolSize")
-    options["debug"] = validate.typed(data.get("debug", False), bool, "debug")
+    options["debug"] = _flag(data.get("debug", False), "debug")
     for i, prop in enumerate(validate.typed(data.get("smtpProperties", []), list, "smtpProperties")):
         key = f"smtpProperties[{i}]"
         if not isinstance(prop, str) or "=" not in prop:
@@ -83,5 +106,8 @@ def from_idm(data: Mapping[str, Any], *, source: str = "external.email.json") ->
             options["min_tls_version"] = versions[0] if versions else None
         elif name == "mail.smtp.localhost":
             options["local_hostname"] = value
+        elif name == "mail.smtp.starttls.required":
+            # Only "false" changes anything: IDM's fallback to clear text, asked for explicitly.
+            options["starttls_required"] = _flag(value, key)
         # Other JavaMail properties (mail.mime.allowutf8, ...) need no setting here.
     return options

@@ -18,6 +18,7 @@ from emailactions.config import validate
 from emailactions.config.idm import as_native
 from emailactions.config.model import Config
 from emailactions.config.native import from_mapping
+from emailactions.config.properties import substitute
 from emailactions.errors import ConfigError
 
 #: Beside IDM's files: every native section IDM's files do not define.
@@ -26,14 +27,15 @@ NATIVE_FILE = "emailactions.toml"
 SERVER_FILE = "emailactions-server.toml"
 
 
-def load_idm_conf(conf_dir: Path) -> Config:
+def load_idm_conf(conf_dir: Path, idm: Mapping[str, Any] | None = None) -> Config:
     """An IDM ``conf/`` folder: ``external.email.json``, templates and ``emailactions.toml`` beside it.
 
     The native file adds what IDM's files lack (outbox, rate limits, more
     transports...); relative paths in it are taken from the conf folder. A
     key both define is refused rather than one silently winning: IDM's admin
     UI edits ``external.email.json``, and a hidden override would make its
-    edits dead without a word.
+    edits dead without a word. ``idm``, when given, stands for the content of
+    ``external.email.json`` (a replacement checked before it is written).
     """
     idm_path, native_path, server_path = conf_dir / "external.email.json", conf_dir / NATIVE_FILE, conf_dir / SERVER_FILE
     data = read_toml(native_path) if native_path.is_file() else {}
@@ -47,14 +49,16 @@ def load_idm_conf(conf_dir: Path) -> Config:
         if "server" in server and "server" in data:
             raise _clash("server", native_path, server_path)
         data = {**data, **server}
-    if idm_path.is_file():
-        idm = as_native(_read(idm_path, json.loads), source=str(idm_path))
+    if idm is None and idm_path.is_file():
+        idm = _read(idm_path, json.loads)
+    if idm is not None:
+        idm = as_native(substitute(idm, conf_dir, source=str(idm_path)), source=str(idm_path))
         for section, values in idm.items():
             both = [key for key in values if key in data.get(section, {})]
             if both:
                 raise _clash(f"{section}.{both[0]}", native_path, idm_path)
         data = {**data, **{section: {**values, **data.get(section, {})} for section, values in idm.items()}}
-    source = idm_path if idm_path.is_file() else native_path if native_path.is_file() else conf_dir
+    source = idm_path if idm is not None else native_path if native_path.is_file() else conf_dir
     return replace(from_mapping(data, source=str(source), base=conf_dir), conf_dir=conf_dir)
 
 

@@ -6,10 +6,17 @@ the ``curl`` commands of IDM's documentation work unchanged.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from emailactions.errors import InvalidParams, TemplateExists, TemplateNotFound
+from emailactions.config.loader import load_idm_conf
+from emailactions.delivery.pool import TransportPool
+from emailactions.errors import ConfigError, ForbiddenOperation, InvalidParams, TemplateExists, TemplateNotFound, UnknownResource
+from emailactions.files import atomic_write
 from emailactions.templates.model import Template
 from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
@@ -22,6 +29,9 @@ ACTION_PERMISSIONS = {"send": "send", "sendTemplate": "sendTemplate", "preview":
 #: CREST verb of each HTTP method (for requests that are not actions).
 VERBS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 FACTORY = "emailTemplate"
+SMTP_CONFIG = "external.email"
+# One replacement of external.email.json at a time: validate, write, swap.
+_config_lock = threading.Lock()
 # CREST query filters we answer: true/false, or _id compared with a string.
 _FILTER = re.compile(r'\s*/?_id\s+(eq|sw|co)\s+"((?:[^"\\]|\\.)*)"\s*')
 
@@ -175,6 +185,87 @@ async def template_delete(call: Call) -> Reply:
     return Reply(200, _config(template))
 
 
+def _idm_conf(call: Call) -> Path:
+    """The conf folder the host's config was loaded from; only there is
+    ``external.email.json`` the host's own SMTP config."""
+    config = call.host.config
+    conf, source = config.conf_dir, Path(config.source)
+    if conf is None or conf not in (source, source.parent):
+        raise ForbiddenOperation(
+            f"Config {SMTP_CONFIG!r} is served only by a host started from an IDM conf folder "
+            f"(emailactions serve --config conf/); this host's config is {config.source}",
+        )
+    return conf
+
+
+def _shown(data: dict[str, Any]) -> dict[str, Any]:
+    """The file as GET shows it: ``auth.password`` omitted unless it is a ``&{property}`` reference."""
+    shown = {"_id": SMTP_CONFIG, **{k: v for k, v in data.items() if k != "_id"}}
+    auth = shown.get("auth")
+    if isinstance(auth, dict) and "password" in auth:
+        password = auth["password"]
+        if not (isinstance(password, str) and re.fullmatch(r"&\{[^}]+\}", password)):
+            shown["auth"] = {k: v for k, v in auth.items() if k != "password"}
+    return shown
+
+
+def _read_smtp_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UnknownResource(f"Config {SMTP_CONFIG!r} not found: {path.name} does not exist", resource=f"config/{SMTP_CONFIG}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}", key=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} does not hold a JSON object", key=str(path))
+    return data
+
+
+async def smtp_config_read(call: Call) -> Reply:
+    """``GET /openidm/config/external.email``: the SMTP config, without the password."""
+    call.require("*")
+    check_api_version(call.headers.get("accept-api-version"))
+    only_params(call.query, {"_fields", "_prettyPrint"})
+    data = await call.run(_read_smtp_config, _idm_conf(call) / f"{SMTP_CONFIG}.json")
+    return Reply(200, _fields(_shown(data), call.query.get("_fields")))
+
+
+async def smtp_config_put(call: Call) -> Reply:
+    """``PUT /openidm/config/external.email``: checked as loading checks it, written
+    atomically, and used by the next message. A body without ``auth.password``
+    keeps the stored one, so what GET gave can be edited and put back."""
+    call.require("*")
+    check_api_version(call.headers.get("accept-api-version"))
+    only_params(call.query, {"_prettyPrint"})
+    conf = _idm_conf(call)
+    data = json_object(await call.body())
+    given = data.pop("_id", SMTP_CONFIG)
+    if given != SMTP_CONFIG:
+        raise InvalidParams(f"Field '_id' {str(given)[:80]!r} does not match the path", param="_id")
+
+    def put() -> dict[str, Any]:
+        path = conf / f"{SMTP_CONFIG}.json"
+        host = call.host
+        with _config_lock:
+            auth = data.get("auth")
+            if isinstance(auth, dict) and "password" not in auth and path.is_file():
+                stored = _read_smtp_config(path).get("auth")
+                if isinstance(stored, dict) and "password" in stored:
+                    data["auth"] = {**auth, "password": stored["password"]}
+            try:
+                loaded = load_idm_conf(conf, idm=data)
+            except ConfigError as exc:
+                raise InvalidParams(exc.message, param=exc.detail.get("key")) from None
+            atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+            old = host.transports
+            host.config = replace(host.config, sender=loaded.sender, transports=loaded.transports, transport=loaded.transport)
+            host.transports = TransportPool(host.transport_classes, loaded.transports, loaded.transport)
+            old.close()
+        return data
+
+    return Reply(200, _shown(await call.run(put)))
+
+
 async def ping(call: Call) -> Reply:
     """``GET /openidm/info/ping``: IDM's health check, open to anyone."""
     return Reply(200, {"_id": "", "state": "ACTIVE_READY", "shortDesc": "OpenIDM ready"})
@@ -184,6 +275,8 @@ ENDPOINTS = [
     Endpoint("/openidm/external/email", ("GET", "POST", "PUT", "PATCH", "DELETE"), email),
     Endpoint("/openidm/external/email/outbox", ("POST",), outbox),
     Endpoint("/openidm/config", ("GET",), config_list),
+    Endpoint(f"/openidm/config/{SMTP_CONFIG}", ("GET",), smtp_config_read),
+    Endpoint(f"/openidm/config/{SMTP_CONFIG}", ("PUT",), smtp_config_put),
     Endpoint("/openidm/config/emailTemplate/{name}", ("GET",), template_read),
     Endpoint("/openidm/config/emailTemplate/{name}", ("PUT",), template_put),
     Endpoint("/openidm/config/emailTemplate/{name}", ("DELETE",), template_delete),

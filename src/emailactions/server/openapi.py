@@ -146,6 +146,10 @@ PATHS: dict[str, Any] = {
         "put": _idm_op("Create or replace an email template", {"200": _json(_ref("IdmTemplate"), "Replaced"), "201": _json(_ref("IdmTemplate"), "Created")},
                        params=[_NAME], body=_body(_ref("IdmTemplate")), extra=(409,)),
         "delete": _idm_op("Delete an email template", {"200": _json(_ref("IdmTemplate"))}, params=[_NAME], extra=(404,))},
+    "/openidm/config/external.email": {
+        "get": _idm_op("Read the SMTP config (external.email.json), auth.password omitted", {"200": _json({"type": "object"})}, extra=(404,)),
+        "put": _idm_op("Replace the SMTP config, checked as loading checks it", {"200": _json({"type": "object"})},
+                       body=_body({"type": "object"}))},
     "/openidm/info/ping": {"get": {"summary": "Health check", "security": [], "responses": {"200": _json({"type": "object"})}}},
     "/api/email/template": {
         "get": _fa_op("Retrieve all templates", {"200": _TEMPLATES_REPLY}),

@@ -89,6 +89,7 @@ class SMTPTransport(BaseTransport):
         port: int | None = None,
         ssl: bool = False,
         starttls: bool = False,
+        starttls_required: bool = True,
         username: str | None = None,
         password: str | None = None,
         allow_plaintext_auth: bool = False,
@@ -113,6 +114,8 @@ class SMTPTransport(BaseTransport):
         self.starttls = option(starttls, bool, "starttls")
         if self.use_ssl and self.starttls:
             raise ConfigError("Options 'ssl' and 'starttls' exclude each other", key="starttls")
+        # IDM's JavaMail goes on in clear text when STARTTLS is missing; we refuse unless told.
+        self.starttls_required = option(starttls_required, bool, "starttls_required")
         self.username = option(username, (str, type(None)), "username")
         self.password = Secret(option(password, str, "password")) if password is not None else None
         if (self.username is None) != (self.password is None):
@@ -190,13 +193,15 @@ class SMTPTransport(BaseTransport):
             self.connections_opened += 1
             _settimeout(conn, within(self.timeout, watch))
             conn.ehlo_or_helo_if_needed()
-            if self.starttls:
+            secure = self.use_ssl
+            if self.starttls and (conn.has_extn("starttls") or self.starttls_required):
                 if not conn.has_extn("starttls"):
                     raise TLSError(f"{where} does not offer STARTTLS", transport=self.alias, hint=self._hint("starttls"))
                 conn.starttls(context=self._tls_context())
                 conn.ehlo()
+                secure = True
             if self.username is not None:
-                if not (self.use_ssl or self.starttls or self.allow_plaintext_auth or _loopback(conn)):
+                if not (secure or self.allow_plaintext_auth or _loopback(conn)):
                     raise AuthError(
                         f"Refusing to send the credentials of {self.username!r} to {where} without TLS",
                         transport=self.alias,
@@ -238,7 +243,10 @@ class SMTPTransport(BaseTransport):
                 f"to a name on it; {key}verify = false turns the check off"
             )
         if problem == "starttls":
-            return f"Set {key}starttls = false for a relay without TLS, or ssl = true for one with implicit TLS (port 465)"
+            return (
+                f"Set {key}starttls = false for a relay without TLS, or ssl = true for one with implicit TLS (port 465); "
+                f"{key}starttls_required = false goes on in clear text, as IDM does"
+            )
         if problem == "plaintext":
             return (
                 f"Set {key}starttls = true (or ssl = true); {key}allow_plaintext_auth = true "
