@@ -39,3 +39,11 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
         atomic_write(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_new_file_gets_the_mode_asked_for(tmp_path):
+    target = tmp_path / "secret.json"
+    atomic_write(target, b"{}", new_mode=0o600)
+    assert target.stat().st_mode & 0o777 == 0o600
+    atomic_write(target, b"{}")  # a replacement keeps it
+    assert target.stat().st_mode & 0o777 == 0o600

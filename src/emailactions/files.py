@@ -8,17 +8,18 @@ from pathlib import Path
 
 
 
-def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, new_mode: int = 0o644) -> None:
     """Write ``data`` so readers see the old file or the new one, never half of one.
 
     Written to a temporary file, flushed to disk, then renamed. With ``exclusive``,
     raise FileExistsError if ``path`` exists, atomically (a hard link refuses to
-    replace; filesystems without links fall back to a check).
+    replace; filesystems without links fall back to a check). A replaced file
+    keeps its mode; a new one gets ``new_mode`` (0o600 for files holding secrets).
     """
     try:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
-        mode = 0o644
+        mode = new_mode
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

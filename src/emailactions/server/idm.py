@@ -256,7 +256,8 @@ async def smtp_config_put(call: Call) -> Reply:
                 loaded = load_idm_conf(conf, idm=data)
             except ConfigError as exc:
                 raise InvalidParams(exc.message, param=exc.detail.get("key")) from None
-            atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+            # A new file may hold the relay password: readable by its owner only.
+            atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(), new_mode=0o600)
             old = host.transports
             host.config = replace(host.config, sender=loaded.sender, transports=loaded.transports, transport=loaded.transport)
             host.transports = TransportPool(host.transport_classes, loaded.transports, loaded.transport)
