@@ -59,6 +59,8 @@ class GraphState:
     script: list[tuple[int, dict[str, str], dict]] = field(default_factory=list)
     #: Seconds the token endpoint waits before answering (to overlap threads).
     token_delay: float = 0.0
+    #: A token to hand out instead of a fresh one (a hostile token endpoint).
+    forged_token: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: itertools.count = field(default_factory=itertools.count)
 
@@ -79,7 +81,7 @@ def make_app(state: GraphState) -> Starlette:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         if form.get("scope") != SCOPE:
             return JSONResponse({"error": "invalid_scope"}, status_code=400)
-        value = f"token-{next(state._serial)}"
+        value = state.forged_token or f"token-{next(state._serial)}"
         with state.lock:
             state.valid.add(value)
         return JSONResponse({"token_type": "Bearer", "expires_in": state.lifetime, "access_token": value})
@@ -147,6 +149,7 @@ class GraphServer:
             self.state.token_requests = 0
             self.state.lifetime = 3600
             self.state.token_delay = 0.0
+            self.state.forged_token = None
 
     def stop(self) -> None:
         self.live.stop()

@@ -127,6 +127,20 @@ def test_wrong_client_secret_is_an_auth_error_naming_the_keys(graph):
     assert "wrong" not in str(error.to_dict())  # the secret never appears
 
 
+def test_a_token_that_would_inject_headers_is_refused(graph):
+    graph.state.forged_token = "abc\r\nX-Evil: 1"
+    with transport_for(graph) as transport, pytest.raises(TransportError) as info:
+        transport.send(make_message())
+    assert info.value.detail["stage"] == "token" and info.value.transport == "msgraph" and transport.requests == 0
+
+
+def test_a_huge_error_answer_is_read_only_in_part(graph):
+    graph.state.script.append((400, {}, {"error": {"code": "E" * 2_000_000}}))
+    with transport_for(graph) as transport, pytest.raises(TransportError) as info:
+        transport.send(make_message())
+    assert info.value.permanent is True and len(info.value.message) < 200
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_throttling_with_a_long_retry_after_is_temporary(graph, status):
     graph.state.script.append((status, {"Retry-After": "120"}, {"error": {"code": "ApplicationThrottled"}}))

@@ -86,7 +86,7 @@ class MSGraphTransport(BaseTransport):
         self.retry_after_max = float(option(retry_after_max, (int, float), "retry_after_max"))
         self.tokens = TokenCache(
             endpoint=self.token_endpoint, client_id=self.client_id, client_secret=self.client_secret,
-            scope=self.scope, grant_type="client_credentials", post=self._post_form, alias=self.alias,
+            scope=self.scope, grant_type="client_credentials", post=self._post_form,
         )  # fmt: skip
         self._client: httpx.Client | None = None
         #: Requests posted to sendMail so far (for tests).
@@ -107,7 +107,6 @@ class MSGraphTransport(BaseTransport):
                 import httpx
             except ImportError:  # pragma: no cover - the extra is missing
                 raise EngineUnavailable("backend 'msgraph' needs httpx: pip install 'emailactions[msgraph]'", key="backend") from None
-            self.tokens.alias = self.alias
             limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
             self._client = httpx.Client(
                 proxy=str(self.proxy) if self.proxy else None, verify=_verify(self.ca_file), limits=limits,
@@ -155,7 +154,7 @@ class MSGraphTransport(BaseTransport):
             )  # fmt: skip
         retried_auth = waited = False
         while True:
-            token = self.tokens.get()
+            token = self._token()
             self.requests += 1
             status, headers, body = self._request(
                 self.mail_endpoint, content=payload, headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}
@@ -174,6 +173,20 @@ class MSGraphTransport(BaseTransport):
                 continue
             raise self._refused(status, body, wait)
 
+    def _token(self) -> str:
+        try:
+            return self.tokens.get()
+        except TransportError as exc:
+            exc.transport = self.alias
+            if isinstance(exc, AuthError):
+                exc.hint = self._credentials_hint(token_endpoint=True)
+            raise
+
+    def _credentials_hint(self, *, token_endpoint: bool = False) -> str:
+        key = f"transports.{self.alias}."
+        endpoint = f" and {key}token_endpoint" if token_endpoint else ""
+        return f"Check {key}client_id, {key}client_secret, {key}scope{endpoint}"
+
     def _may_wait(self, seconds: float) -> bool:
         deadline = caller_deadline()
         return seconds <= self.retry_after_max and (deadline is None or time.monotonic() + seconds < deadline)
@@ -182,8 +195,7 @@ class MSGraphTransport(BaseTransport):
         code = _graph_code(body)
         text = f"Graph sendMail answered {status}{' ' + code if code else ''}"
         if status == 401:
-            key = f"transports.{self.alias}."
-            return AuthError(text, transport=self.alias, stage="sendMail", hint=f"Check {key}client_id, {key}client_secret and {key}scope")
+            return AuthError(text, transport=self.alias, stage="sendMail", hint=self._credentials_hint())
         if status == 403:
             return TransportError(
                 text, transport=self.alias, stage="sendMail", permanent=True,

@@ -8,6 +8,7 @@ burst of sends costs one request to the token endpoint, not one each.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from emailactions.errors import AuthError, TransportError
 #: Refresh this long before the token expires, so no request leaves with a
 #: token that dies on the way (never more than half its lifetime).
 REFRESH_EARLY = 60.0
-#: The most of a token endpoint's answer we read: a token is a few KB.
-MAX_TOKEN_RESPONSE = 64 * 1024
+#: RFC 6750's b64token: what may follow "Bearer " (no CR, LF or spaces to inject).
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,14 @@ class TokenCache:
     ``post`` returns ``(status, body bytes)`` and raises the transport's
     errors for connection failures; it is how the cache reaches the token
     endpoint through the transport's HTTP client (timeouts, proxy, TLS).
+    Errors carry ``stage="token"``; the transport adds its alias and hints.
     """
 
     def __init__(
         self, *, endpoint: str, client_id: str, client_secret: str, scope: str, grant_type: str,
-        post: Callable[[str, dict[str, str]], tuple[int, bytes]], alias: str, clock: Callable[[], float] = time.monotonic,
+        post: Callable[[str, dict[str, str]], tuple[int, bytes]], clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
-        self.endpoint, self.alias, self._post, self._clock = endpoint, alias, post, clock
+        self.endpoint, self._post, self._clock = endpoint, post, clock
         self._form = {"grant_type": grant_type, "client_id": client_id, "client_secret": client_secret, "scope": scope}
         self._token: Token | None = None
         self._lock = threading.Lock()
@@ -78,13 +80,12 @@ class TokenCache:
         # Some servers send expires_in as a string of digits.
         if isinstance(lifetime, str) and lifetime.isdigit():
             lifetime = int(lifetime)
-        if not isinstance(value, str) or not value or not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool):
+        if not isinstance(value, str) or not _B64TOKEN.fullmatch(value) or not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool):
             raise TransportError(
-                f"The token endpoint {self.endpoint} answered without a usable access_token/expires_in",
-                transport=self.alias, stage="token",
-            )  # fmt: skip
+                f"The token endpoint {self.endpoint} answered without a usable access_token/expires_in", stage="token"
+            )
         if answer.get("token_type", "Bearer").lower() != "bearer":
-            raise TransportError(f"The token endpoint gave a {answer['token_type']!r} token, not a Bearer token", transport=self.alias, stage="token", permanent=True)
+            raise TransportError(f"The token endpoint gave a {answer['token_type']!r} token, not a Bearer token", stage="token", permanent=True)
         return Token(value, started + max(0.0, lifetime - min(REFRESH_EARLY, lifetime / 2)))
 
     def _refused(self, status: int, answer: dict[str, Any]) -> TransportError:
@@ -93,12 +94,8 @@ class TokenCache:
         text = f"The token endpoint {self.endpoint} refused the client credentials: {status} {error}".rstrip()
         if status in (400, 401, 403):
             # invalid_client, unauthorized_client, invalid_scope...: a config change fixes it.
-            key = f"transports.{self.alias}."
-            return AuthError(
-                text, transport=self.alias, stage="token",
-                hint=f"Check {key}client_id, {key}client_secret, {key}scope and {key}token_endpoint",
-            )  # fmt: skip
-        return TransportError(text, transport=self.alias, stage="token", permanent=False)
+            return AuthError(text, stage="token")
+        return TransportError(text, stage="token", permanent=False)
 
 
 def _json(body: bytes) -> dict[str, Any]:
