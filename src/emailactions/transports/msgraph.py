@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -89,6 +90,7 @@ class MSGraphTransport(BaseTransport):
             scope=self.scope, grant_type="client_credentials", post=self._post_form,
         )  # fmt: skip
         self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
         #: Requests posted to sendMail so far (for tests).
         self.requests = 0
 
@@ -101,21 +103,23 @@ class MSGraphTransport(BaseTransport):
         self.client()
 
     def client(self) -> "httpx.Client":
-        """The pooled client, built on first use."""
-        if self._client is None:
-            try:
-                import httpx
-            except ImportError:  # pragma: no cover - the extra is missing
-                raise EngineUnavailable("backend 'msgraph' needs httpx: pip install 'emailactions[msgraph]'", key="backend") from None
-            limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
-            self._client = httpx.Client(
-                proxy=str(self.proxy) if self.proxy else None, verify=_verify(self.ca_file), limits=limits,
-                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout), follow_redirects=False,
-            )  # fmt: skip
-        return self._client
+        """The pooled client, built on first use (once, whatever the threads)."""
+        with self._lock:
+            if self._client is None:
+                try:
+                    import httpx
+                except ImportError:  # pragma: no cover - the extra is missing
+                    raise EngineUnavailable("backend 'msgraph' needs httpx: pip install 'emailactions[msgraph]'", key="backend") from None
+                limits = httpx.Limits(max_connections=self.pool_size, max_keepalive_connections=self.pool_size)
+                self._client = httpx.Client(
+                    proxy=str(self.proxy) if self.proxy else None, verify=_verify(self.ca_file), limits=limits,
+                    timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout), follow_redirects=False,
+                )  # fmt: skip
+            return self._client
 
     def close(self) -> None:
-        client, self._client = self._client, None
+        with self._lock:
+            client, self._client = self._client, None
         if client is not None:
             client.close()
 
@@ -160,7 +164,8 @@ class MSGraphTransport(BaseTransport):
                 self.mail_endpoint, content=payload, headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}
             )
             if status in (200, 202):
-                return self.result(message, response=f"{status} {headers.get('request-id', '')}".strip())
+                # Graph's request-id, for support cases; bounded, as a peer chose it.
+                return self.result(message, response=f"{status} {headers.get('request-id', '')[:100]}".strip())
             if status == 401 and not retried_auth:
                 # An expired or revoked token: one fresh one, one more try.
                 self.tokens.drop(token)
