@@ -135,3 +135,16 @@ def test_smtp_type_refuses_mail_endpoint(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, {"host": "h", "mailEndpoint": "https://graph.microsoft.com/x"}))
     assert info.value.key == "mailEndpoint"
+
+
+def test_the_client_secret_can_come_from_a_property(graph, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENIDM_EMAIL_CLIENT_SECRET", CLIENT_SECRET)
+    data = idm_file(graph, auth_clientSecret="&{openidm.email.client.secret}")
+    assert load_config(write(tmp_path, data)).transport_options()[1]["client_secret"] == CLIENT_SECRET
+
+
+def test_an_encrypted_client_secret_is_refused_with_advice(graph, tmp_path):
+    data = idm_file(graph, auth_clientSecret={"$crypto": {"type": "x-simple-encryption", "value": {}}})
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, data))
+    assert info.value.key == "auth.clientSecret" and "&{" in info.value.message
