@@ -152,6 +152,19 @@ def test_throttling_with_a_long_retry_after_is_temporary(graph, status):
     assert "ApplicationThrottled" in info.value.message and graph.state.sent == []
 
 
+def test_no_request_until_a_long_retry_after_ends(graph):
+    graph.state.script.append((429, {"Retry-After": "120"}, {"error": {"code": "ApplicationThrottled"}}))
+    with transport_for(graph) as transport:
+        with pytest.raises(TransportError):
+            transport.send(make_message(1))
+        with pytest.raises(TransportError) as info:
+            transport.send(make_message(2))
+        assert transport.requests == 1 and info.value.permanent is False and 119 < info.value.detail["retry_after"] <= 120
+        transport._quiet_until = 0.0  # as if two minutes had passed
+        transport.send(make_message(3))
+    assert len(graph.state.sent) == 1 and transport.requests == 2
+
+
 def test_a_short_retry_after_is_waited_out_once(graph):
     graph.state.script.append((429, {"Retry-After": "1"}, {"error": {"code": "ApplicationThrottled"}}))
     started = time.monotonic()

@@ -43,7 +43,8 @@ class MSGraphTransport(BaseTransport):
     tried once more with a fresh one. 429 and 503 are temporary: a short
     ``Retry-After`` (up to ``retry_after_max`` seconds, and within a caller's
     deadline) is waited out once here, a longer one goes back to the outbox
-    as a temporary error carrying ``retry_after``. Other 4xx are permanent.
+    as a temporary error carrying ``retry_after``, and until it ends every
+    send fails the same way without a request. Other 4xx are permanent.
 
     Endpoints must be ``https`` unless on a loopback address: the client
     secret and the token must not cross a network in clear text.
@@ -91,6 +92,8 @@ class MSGraphTransport(BaseTransport):
         )  # fmt: skip
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        #: Graph's last long Retry-After, as ``time.monotonic()``: no request before it.
+        self._quiet_until = 0.0
         #: Requests posted to sendMail so far (for tests).
         self.requests = 0
 
@@ -156,6 +159,13 @@ class MSGraphTransport(BaseTransport):
                 f"The message is {len(payload)} bytes as base64; Graph's sendMail takes at most {MAX_REQUEST_BYTES}",
                 transport=self.alias, permanent=True, stage="sendMail",
             )  # fmt: skip
+        quiet = self._quiet_until - time.monotonic()
+        if quiet > 0:
+            # Graph throttles the application, not one message: every send waits.
+            raise TransportError(
+                f"Graph asked for no requests for another {quiet:.0f} s (Retry-After)",
+                transport=self.alias, permanent=False, stage="sendMail", retry_after=round(quiet, 3),
+            )  # fmt: skip
         retried_auth = waited = False
         while True:
             token = self._token()
@@ -176,6 +186,8 @@ class MSGraphTransport(BaseTransport):
                 waited = True
                 time.sleep(wait)
                 continue
+            if status in _TEMPORARY and wait:
+                self._quiet_until = max(self._quiet_until, time.monotonic() + wait)
             raise self._refused(status, body, wait)
 
     def _token(self) -> str:
