@@ -310,3 +310,16 @@ def test_plugins_command_lists_msgraph_and_dkim():
     names = {p["name"]: p for p in json.loads(proc.stdout)}
     assert names["emailactions.transports.msgraph"]["transports"] == ["msgraph"]
     assert names["emailactions.mime.dkim"]["builtin"] is True and names["emailactions.mime.dkim"]["hooks"] == ["prepare_message"]
+
+
+def test_a_message_with_utf8_headers_verifies(tmp_path, rsa_key):
+    config = {**dkim_config(tmp_path, rsa_key[0]), "transports": {"default": {"backend": "memory"}}}
+    host = ActionHost(config, load_entry_points=False)
+    try:
+        host.action("external/email", "send", {"from": "noreply@example.com", "to": "Zoë <zoë@bücher.example>", "subject": "Grüße ✓", "body": "Straße"})
+        [sent] = host.transport().outbox
+    finally:
+        host.close()
+    assert sent.smtputf8 and "zoë".encode() in sent.data
+    assert dkim.verify(sent.data, dnsfunc=dns_for(rsa_key[1])) is True
+    assert dkim.verify(sent.data.replace("zoë".encode(), "zoe".encode(), 1), dnsfunc=dns_for(rsa_key[1])) is False
