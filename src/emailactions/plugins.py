@@ -41,6 +41,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.transports.file",
     "emailactions.transports.memory",
     "emailactions.transports.smtp",
+    "emailactions.transports.msgraph",
+    "emailactions.mime.dkim",
 )
 
 #: The entry-point group (and pluggy project name) plugins are found by.

@@ -44,7 +44,7 @@ def test_idm_defaults(tmp_path):
         ({"host": "h", "hots": 1}, "hots"),
         ({"port": 25}, "host"),
         ({"host": "h", "port": "twenty"}, "port"),
-        ({"host": "h", "type": "msgraph"}, "type"),
+        ({"host": "h", "type": "sendgrid"}, "type"),  # msgraph is supported: tests/transports/test_msgraph_config.py
         ({"host": "h", "auth": {"enable": True, "username": "u", "password": {"$crypto": {}}}}, "auth.password"),
         ({"host": "h", "auth": {"enabled": True}}, "auth.enabled"),
         ({"host": "h", "starttls": {"enable": "yes"}}, "starttls.enable"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from emailactions.config.dkim import DKIMConfig
 from emailactions.config.server import ServerConfig
 from emailactions.errors import ConfigError
 
@@ -146,6 +147,8 @@ class Config:
     #: ``emailactions serve``: listen address, credentials, API limits.
     server: ServerConfig = field(default_factory=ServerConfig)
     scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+    #: ``[dkim]``: sign every outgoing message; ``None``: no signing.
+    dkim: DKIMConfig | None = None
 
     def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
         """(backend, options) for a transport alias."""
