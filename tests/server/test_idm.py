@@ -314,6 +314,29 @@ def test_smtp_config_put_replaces_the_file_and_the_next_send_uses_it(idm_live, s
         other.stop()
 
 
+def test_smtp_config_never_shows_a_graph_client_secret_or_proxy_password(idm_live):
+    """msgraph's ``auth.clientSecret`` and the proxy's password are secrets like ``auth.password``."""
+    live, client = idm_live
+    graph = {
+        "type": "msgraph", "from": "openidm@example.com",
+        "auth": {"type": "oauth2", "clientId": "app", "clientSecret": "Graph-Secret-77",
+                 "tokenEndpoint": "https://login.example.com/t/oauth2/v2.0/token", "scope": ["https://graph.microsoft.com/.default"],
+                 "grantType": "client_credentials"},
+        "mailEndpoint": "https://graph.example.com/v1.0/users/openidm@example.com/sendMail",
+        "proxy": {"proxyUri": "http://proxy.example.com:3128", "userName": "p", "password": "Proxy-Secret-88"},
+    }
+    response = client.put("/openidm/config/external.email", json=graph)
+    assert response.status_code == 200, response.text
+    shown = client.get("/openidm/config/external.email")
+    for answer in (response, shown):
+        assert "Graph-Secret-77" not in answer.text and "Proxy-Secret-88" not in answer.text
+    assert shown.json()["auth"]["clientId"] == "app" and shown.json()["proxy"]["userName"] == "p"
+    edited = {**shown.json(), "timeout": 5000}
+    assert client.put("/openidm/config/external.email", json=edited).status_code == 200
+    written = json.loads((live.conf / "external.email.json").read_text())
+    assert written["auth"]["clientSecret"] == "Graph-Secret-77" and written["proxy"]["password"] == "Proxy-Secret-88"
+
+
 def test_smtp_config_read_shows_a_property_reference(idm_live, monkeypatch):
     live, client = idm_live
     monkeypatch.setenv("OPENIDM_SMTP_PASSWORD", "from-the-environment")

@@ -198,15 +198,33 @@ def _idm_conf(call: Call) -> Path:
     return conf
 
 
+#: Where external.email.json keeps secrets: never shown by GET, kept by a PUT that omits them.
+SECRETS = (("auth", "password"), ("auth", "clientSecret"), ("proxy", "password"))
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"&\{[^}]+\}", value) is not None
+
+
 def _shown(data: dict[str, Any]) -> dict[str, Any]:
-    """The file as GET shows it: ``auth.password`` omitted unless it is a ``&{property}`` reference."""
+    """The file as GET shows it: every secret omitted unless it is a ``&{property}`` reference."""
     shown = {"_id": SMTP_CONFIG, **{k: v for k, v in data.items() if k != "_id"}}
-    auth = shown.get("auth")
-    if isinstance(auth, dict) and "password" in auth:
-        password = auth["password"]
-        if not (isinstance(password, str) and re.fullmatch(r"&\{[^}]+\}", password)):
-            shown["auth"] = {k: v for k, v in auth.items() if k != "password"}
+    for section, key in SECRETS:
+        table = shown.get(section)
+        if isinstance(table, dict) and key in table and not _is_reference(table[key]):
+            shown[section] = {k: v for k, v in table.items() if k != key}
     return shown
+
+
+def _keep_stored_secrets(data: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Put back the stored secrets a PUT body leaves out (GET never shows them),
+    unless the body changes the transport type: an SMTP password means nothing to Graph."""
+    if data.get("type", "smtp") != stored.get("type", "smtp"):
+        return
+    for section, key in SECRETS:
+        given, kept = data.get(section), stored.get(section)
+        if isinstance(given, dict) and key not in given and isinstance(kept, dict) and key in kept:
+            data[section] = {**given, key: kept[key]}
 
 
 def _read_smtp_config(path: Path) -> dict[str, Any]:
@@ -222,7 +240,7 @@ def _read_smtp_config(path: Path) -> dict[str, Any]:
 
 
 async def smtp_config_read(call: Call) -> Reply:
-    """``GET /openidm/config/external.email``: the SMTP config, without the password."""
+    """``GET /openidm/config/external.email``: the mail config, without its secrets."""
     call.require("*")
     check_api_version(call.headers.get("accept-api-version"))
     only_params(call.query, {"_fields", "_prettyPrint"})
@@ -232,8 +250,9 @@ async def smtp_config_read(call: Call) -> Reply:
 
 async def smtp_config_put(call: Call) -> Reply:
     """``PUT /openidm/config/external.email``: checked as loading checks it, written
-    atomically, and used by the next message. A body without ``auth.password``
-    keeps the stored one, so what GET gave can be edited and put back."""
+    atomically, and used by the next message. A body without a secret
+    (``auth.password``, ``auth.clientSecret``, ``proxy.password``) keeps the stored
+    one, so what GET gave can be edited and put back."""
     call.require("*")
     check_api_version(call.headers.get("accept-api-version"))
     only_params(call.query, {"_prettyPrint"})
@@ -247,11 +266,8 @@ async def smtp_config_put(call: Call) -> Reply:
         path = conf / f"{SMTP_CONFIG}.json"
         host = call.host
         with _config_lock:
-            auth = data.get("auth")
-            if isinstance(auth, dict) and "password" not in auth and path.is_file():
-                stored = _read_smtp_config(path).get("auth")
-                if isinstance(stored, dict) and "password" in stored:
-                    data["auth"] = {**auth, "password": stored["password"]}
+            if path.is_file():
+                _keep_stored_secrets(data, _read_smtp_config(path))
             try:
                 loaded = load_idm_conf(conf, idm=data)
             except ConfigError as exc:
