@@ -21,7 +21,7 @@ from emailactions.templates.formats import from_dict
 from emailactions.templates.model import Template
 from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
-from emailactions.server.fusionauth_fields import PREVIEW_REQUIRED, REQUIRED, FieldErrors, blank, template_id as uuid_id
+from emailactions.server.fusionauth_fields import PREVIEW_REQUIRED, REQUIRED, FieldErrors, blank, uuid_id
 from emailactions.server.protocol import fusionauth_error, json_object, only_params, query_bool, query_int, require_content
 from emailactions.services.email import EmailService
 
@@ -161,7 +161,8 @@ async def create(call: Call) -> Reply:
     if problems:
         raise FieldErrors(problems)
     try:
-        template = await call.run(call.host.templates.store.create, data, template_id)
+        with _field("emailTemplate"):
+            template = await call.run(call.host.templates.store.create, data, template_id)
     except TemplateExists:
         raise FieldErrors([(field, "duplicate", f"An email template with id {template_id!r} already exists")]) from None
     return Reply(200, {"emailTemplate": _template(template)})
@@ -209,7 +210,7 @@ async def _json_patch(call: Call) -> Reply:
 
 async def _update(call: Call, *, merge: bool) -> Reply:
     """``PUT`` needs the fields FusionAuth's create needs; a merge ``PATCH`` takes any
-    of them ("all parameters are optional"), and its result needs a subject or a body."""
+    of them, as FusionAuth's document says ("all parameters are optional")."""
     call.require("templates:write")
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})

@@ -50,7 +50,7 @@ def blank(template: Mapping[str, Any], names: tuple[str, ...]) -> list[tuple[str
     return problems
 
 
-def template_id(value: Any, field: str) -> str:
+def uuid_id(value: Any, field: str) -> str:
     """A given template id as FusionAuth takes it: a UUID, answered in lower case."""
     if not isinstance(value, str) or not _UUID.fullmatch(value):
         shown = value[:80] if isinstance(value, str) else type(value).__name__
