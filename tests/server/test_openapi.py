@@ -36,6 +36,13 @@ def test_document_lists_exactly_the_served_routes(apis):
     assert doc["openapi"].startswith("3.0") and doc["components"]["securitySchemes"]["apiKey"]["name"] == "Authorization"
 
 
+@pytest.mark.parametrize("apis", [None, list(APIS)])
+def test_document_is_valid_openapi(apis):
+    from openapi_spec_validator import validate
+
+    validate(document(apis))  # raises on any violation of the OpenAPI 3.0 schema
+
+
 def test_the_three_dialects_are_described_with_their_bodies_auth_and_answers():
     paths = document(list(APIS))["paths"]
     schemes = document(list(APIS))["components"]["securitySchemes"]
