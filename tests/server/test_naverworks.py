@@ -127,6 +127,7 @@ def test_a_key_acts_for_its_own_user_unless_it_has_star(naver, smtp_server):
     ({"attachments": [{"filename": "a" * 247 + ".txt", "data": "aGVsbG8="}]}, "attachments[0].filename"),
     ({"securityLevel": "Secret"}, "securityLevel"),
     ({"contentType": "markdown"}, "contentType"),
+    ({"contentType": {}}, "contentType"),  # found by the OpenAPI fuzzer: was a 500
     ({"to": ""}, "to"),
     ({"subject": ""}, "subject"),
     ({"isSaveSentMail": "yes"}, "isSaveSentMail"),

@@ -1,7 +1,9 @@
 """FusionAuth-style routes: ``/api/email/template`` CRUD, search, preview, and send.
 
 Bodies wrap a template as ``{"emailTemplate": {...}}`` in the native format
-(FusionAuth's key names); errors are ``{"fieldErrors", "generalErrors"}``.
+(FusionAuth's key names); errors are ``{"fieldErrors", "generalErrors"}``,
+and a 401 or 404 has an empty body, as FusionAuth documents. FusionAuth's own
+checks (UUID ids, required fields) are in :mod:`.fusionauth_fields`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from typing import Any, Iterator, Mapping
 import jsonpatch
 
 from emailactions.params.addresses import parse_address, parse_address_list
-from emailactions.errors import EmailActionsError, InvalidParams, RenderError
+from emailactions.errors import EmailActionsError, InvalidParams, RenderError, TemplateExists
 from emailactions.locales.tags import normalize
 from emailactions.params.template import TemplateRequest
+from emailactions.templates.formats import from_dict
 from emailactions.templates.model import Template
 from emailactions.hookspecs import hookimpl
 from emailactions.server.app import Call, Endpoint, Reply
+from emailactions.server.fusionauth_fields import PREVIEW_REQUIRED, REQUIRED, FieldErrors, blank, uuid_id
 from emailactions.server.protocol import fusionauth_error, json_object, only_params, query_bool, query_int, require_content
 from emailactions.services.email import EmailService
 
@@ -133,16 +137,42 @@ async def retrieve(call: Call) -> Reply:
 
 
 async def create(call: Call) -> Reply:
-    """``POST /api/email/template[/{id}]``: the id from the path, the body, or generated."""
+    """``POST /api/email/template[/{id}]``: the id from the path, the body, or generated.
+
+    A given id must be a UUID, as FusionAuth's are; the fields the document
+    marks required must be there. A taken id is FusionAuth's 400, not a 409.
+    """
     call.require("templates:write")
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
-    data = {k: v for k, v in data.items() if k not in INSTANTS}
-    template_id = call.path_params.get("id")
-    with _field("emailTemplate"):
-        require_content(data, template_id or data.get("id") or "new", "emailTemplate")
-        template = await call.run(call.host.templates.store.create, _with_engine(data), template_id)
+    path_id, body_id = call.path_params.get("id"), data.get("id")
+    field, given = ("emailTemplateId", path_id) if path_id is not None else ("emailTemplate.id", body_id)
+    data = _with_engine({k: v for k, v in data.items() if k not in (*INSTANTS, "id")})
+    await call.run(_compiles, call.host, data)
+    problems = blank(data, REQUIRED)
+    template_id = None
+    if given is not None:
+        try:
+            template_id = uuid_id(given, field)
+        except FieldErrors as exc:
+            problems = exc.fields + problems
+    if path_id is not None and body_id is not None and body_id != path_id:
+        problems.append(("emailTemplate.id", "invalid", "Field 'emailTemplate.id' must be absent or the id of the path"))
+    if problems:
+        raise FieldErrors(problems)
+    try:
+        with _field("emailTemplate"):
+            template = await call.run(call.host.templates.store.create, data, template_id)
+    except TemplateExists:
+        raise FieldErrors([(field, "duplicate", f"An email template with id {template_id!r} already exists")]) from None
     return Reply(200, {"emailTemplate": _template(template)})
+
+
+def _compiles(host: Any, data: Mapping[str, Any]) -> None:
+    """The one write path's checks first (types, every part compiles), so a broken
+    template is refused alike through every door; FusionAuth's field checks follow."""
+    with _field("emailTemplate"):
+        host.templates.check(from_dict(data, "new"))
 
 
 async def replace(call: Call) -> Reply:
@@ -179,13 +209,17 @@ async def _json_patch(call: Call) -> Reply:
 
 
 async def _update(call: Call, *, merge: bool) -> Reply:
+    """``PUT`` needs the fields FusionAuth's create needs; a merge ``PATCH`` takes any
+    of them, as FusionAuth's document says ("all parameters are optional")."""
     call.require("templates:write")
     only_params(call.query, set())
     data = _wrapped(await call.body(), "emailTemplate", {"emailTemplate"})
+    if not merge:
+        data = _with_engine({k: v for k, v in data.items() if k not in INSTANTS})
+        await call.run(_compiles, call.host, {k: v for k, v in data.items() if k != "id"})
+        if problems := blank(data, REQUIRED):
+            raise FieldErrors(problems)
     with _field("emailTemplate"):
-        if not merge:
-            require_content(data, call.path_params["id"], "emailTemplate")
-            data = _with_engine(data)
         template = await call.run(call.host.templates.store.update, call.path_params["id"], data, merge=merge)
     return Reply(200, {"emailTemplate": _template(template)})
 
@@ -260,7 +294,10 @@ async def preview(call: Call) -> Reply:
         raise InvalidParams("Give exactly one of 'emailTemplate' or 'emailTemplateId'", param="emailTemplate")
     params: dict[str, Any] = {}
     if "emailTemplate" in body:
-        params["template"] = _with_engine(json_object(body["emailTemplate"], "emailTemplate"))
+        inline = json_object(body["emailTemplate"], "emailTemplate")
+        if problems := blank(inline, PREVIEW_REQUIRED):
+            raise FieldErrors(problems)
+        params["template"] = _with_engine(inline)
     else:
         params["templateName"] = body["emailTemplateId"]
     if body.get("locale") is not None:
@@ -273,7 +310,7 @@ async def preview(call: Call) -> Reply:
     email: dict[str, Any] = {"subject": result["subject"], "html": result["html"], "text": result["text"], "from": None}
     if result["from"]:
         email["from"] = parse_address(result["from"], "from").to_dict()
-    out: dict[str, Any] = {"email": email, "locale": result["locale"], "missing": result["missing"]}
+    out: dict[str, Any] = {"email": email, "errors": {}, "locale": result["locale"], "missing": result["missing"]}
     if result["errors"]:
         out["errors"] = {"fieldErrors": {
             PART_FIELDS.get(part, f"emailTemplate.{part}"): [{"code": f"[invalidTemplate]{PART_FIELDS.get(part, part)}", "message": error["message"]}]
@@ -383,9 +420,11 @@ def _strings(body: Mapping[str, Any], key: str) -> list[str] | None:
 
 
 def errors(exc: EmailActionsError) -> Reply:
-    """FusionAuth's error bodies; a 401 is empty, as documented ("The response will be empty")."""
-    if exc.code == 401:
-        return Reply(401)
+    """FusionAuth's error bodies; a 401 or 404 is empty, as documented ("The response will be empty")."""
+    if exc.code in (401, 404):
+        return Reply(exc.code)
+    if isinstance(exc, FieldErrors):
+        return Reply(400, exc.body())
     retry_after = exc.detail.get("retry_after")
     headers = {"Retry-After": str(max(1, int(-(-float(retry_after) // 1))))} if exc.code == 429 and retry_after is not None else {}
     return Reply(exc.code, fusionauth_error(exc), headers)

@@ -100,7 +100,7 @@ async def send_mail(call: Call) -> Reply:
     if not to:
         raise InvalidParams("Field 'to' is required", param="to")
     content_type = data.get("contentType", "html")
-    if content_type not in CONTENT_TYPES:
+    if not isinstance(content_type, str) or content_type not in CONTENT_TYPES:  # (a JSON object is unhashable)
         raise InvalidParams("Field 'contentType' must be html or text", param="contentType")
     level = data.get("securityLevel", "General")
     if level not in SECURITY_LEVELS:
