@@ -51,10 +51,12 @@ async def create(page: Page) -> Response:
         raise InvalidParams(f"Field 'engine' must be one of {', '.join(ENGINES)}", param="engine")
     locale = drafts.parse_locale(form.get("locale"))
     name = form.get("name", "").strip() or template_id
-    data: dict[str, Any] = {"name": name, "engine": engine, **drafts.patch(locale, {"subject": name})}
-    data = {k: v for k, v in data.items() if v is not None}
-    if locale is not None:
-        data["defaultLocale"] = locale
+    # A new template starts with its name as the subject: a template needs some content.
+    data: dict[str, Any] = {"name": name, "engine": engine}
+    if locale is None:
+        data["defaultSubject"] = name
+    else:
+        data.update(localizedSubjects={locale: name}, defaultLocale=locale)
     await page.call.run(page.studio.host.templates.store.create, data, template_id)
     return redirect(_editor_url(template_id, locale))
 
