@@ -89,9 +89,17 @@ def wait(driver: Any, until: Any, timeout: float = 10) -> Any:
 
 
 def shot(driver: Any, name: str) -> None:
-    if SHOTS is not None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
+    """docs/studio/NAME.png of the whole page, when EMAILACTIONS_SCREENSHOTS=1."""
+    if SHOTS is None:
+        return
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(size["width"], max(700, min(height + 140, 2400)))
+    try:
         driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
 
 
 def text_of(driver: Any, selector: str) -> str:
@@ -162,11 +170,14 @@ def test_editing_updates_the_preview_then_saves(studio, served):
     assert "fr → en" in text_of(studio, "#preview-locale")
     studio.find_element(By.CSS_SELECTOR, "[data-view=phone]").click()
     wait(studio, lambda d: d.find_element(By.ID, "preview-frame").size["width"] < 400)
+    shot(studio, "editor-phone")
     studio.find_element(By.CSS_SELECTOR, "[data-part=text]").click()
     assert not studio.find_element(By.ID, "preview-html").is_displayed()
-    shot(studio, "editor-phone")
+    assert studio.find_element(By.ID, "preview-text").is_displayed()
     studio.find_element(By.CSS_SELECTOR, "[data-view=desktop]").click()
     studio.find_element(By.CSS_SELECTOR, "[data-part=html]").click()
+    set_field(studio, "text", "Bonjour {{object.userName}}, votre compte est prêt.")
+    wait(studio, lambda d: d.find_element(By.ID, "preview-text-body").get_attribute("textContent") == "Bonjour ada, votre compte est prêt.")
     shot(studio, "editor")
     studio.find_element(By.ID, "save").click()
     assert wait(studio, lambda d: text_of(d, "#notice")) == "Saved."
