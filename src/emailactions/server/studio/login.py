@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from emailactions.errors import EmailActionsError, NotAuthenticated, PermissionDenied
 from emailactions.server.studio.session import COOKIE
-from emailactions.server.studio.web import Page, Studio, client_of, error_page, read_form, redirect, set_cookie
+from emailactions.server.studio.web import Page, Studio, client_of, error_page, read_form, redirect, retry_after, set_cookie
 
 #: Longest user name or password read from the form.
 MAX_FIELD = 1024
@@ -70,8 +70,7 @@ def login_submit(studio: Studio):
             message = "Wrong user name or password" if exc.code == 401 else exc.message
             response = studio.html("login.html", exc.code, user=None, csrf=session.csrf, can=lambda p: False,
                                    next=_next(form.get("next")), error=message, username=username)  # fmt: skip
-            if exc.code == 429 and exc.detail.get("retry_after") is not None:
-                response.headers["Retry-After"] = str(int(exc.detail["retry_after"]))
+            response.headers.update(retry_after(exc))
             return response
         # A fresh id at login: an id planted before it (session fixation) is worth nothing.
         studio.sessions.drop(session.id)

@@ -9,6 +9,8 @@ then render a server-side Jinja2 page with the security headers below.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -150,12 +152,17 @@ async def read_form(request: Request) -> dict[str, str]:
     return form
 
 
+def retry_after(exc: EmailActionsError) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, at least 1) for a 429 that knows when to come back."""
+    seconds = exc.detail.get("retry_after")
+    if exc.code != 429 or seconds is None:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil(float(seconds))))}
+
+
 def error_page(studio: Studio, exc: EmailActionsError, session: Session | None = None, principal: Principal | None = None) -> HTMLResponse:
     shown = public_error(exc)
-    headers = {}
-    retry_after = shown.detail.get("retry_after")
-    if shown.code == 429 and retry_after is not None:
-        headers["Retry-After"] = str(max(1, int(-(-float(retry_after) // 1))))
+    headers = retry_after(shown)
     response = studio.html(
         "error.html", shown.code, user=principal.name if principal else None, csrf=session.csrf if session else "",
         can=lambda p: False, code=shown.code, message=shown.message, param=shown.detail.get("param"),
@@ -171,8 +178,17 @@ def page(studio: Studio, permission: str | None, handler: Handler) -> Callable[[
     """A route that needs a logged-in user holding ``permission`` (``None``: any user); forms need the session's CSRF token."""
 
     async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        response = await _answer(request)
+        # As the API's request log: who, what, the outcome; never a form's content.
+        log.info("%s %s caller=%s client=%s -> %d (%.0f ms)", request.method, printable(request.url.path),
+                 getattr(request.state, "caller", "-"), client_of(request), response.status_code, (time.perf_counter() - started) * 1000)  # fmt: skip
+        return response
+
+    async def _answer(request: Request) -> Response:
         session = studio.sessions.get(request.cookies.get(COOKIE))
         principal = studio.principal(session)
+        request.state.caller = principal.name if principal else "-"
         client = client_of(request)
         try:
             if session is None or principal is None:

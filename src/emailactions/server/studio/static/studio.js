@@ -17,9 +17,18 @@
       body.delete("do");
       fetch(url, {method: "POST", body: body, credentials: "same-origin",
                   headers: {"Content-Type": "application/x-www-form-urlencoded"}})
-        .then(function (r) { return r.text(); })
-        .then(function (html) {
+        .then(function (r) { return r.text().then(function (html) { return {ok: r.ok, status: r.status, html: html}; }); })
+        .then(function (answer) {
           if (mine !== seq) return;  // a newer edit is on its way
+          if (!answer.ok) {
+            var note = document.createElement("p");
+            note.className = "error";
+            note.id = "preview-error";
+            note.textContent = "The preview failed (HTTP " + answer.status + "); reload the page, or log in again.";
+            target.replaceChildren(note);
+            return;
+          }
+          var html = answer.html;
           // Server-rendered by Jinja2 with autoescaping: the template's HTML only ever goes to the sandboxed iframe.
           target.innerHTML = html;
           target.setAttribute("data-rendered", String(mine));
