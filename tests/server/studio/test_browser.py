@@ -142,6 +142,14 @@ def studio(browser, served) -> Any:
     return browser
 
 
+def test_a_missing_browser_fails_the_tests_clearly(monkeypatch, tmp_path):
+    import support.browser
+
+    monkeypatch.setattr(support.browser, "CHROMEDRIVER", str(tmp_path / "chromedriver"))
+    with pytest.raises(pytest.fail.Exception, match="chromedriver is missing: install Debian's chromium-driver"):
+        chromium()
+
+
 def test_login(browser, served):
     browser.get(served.url + "/studio")
     wait(browser, lambda d: "/studio/login" in d.current_url)

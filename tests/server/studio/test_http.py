@@ -128,7 +128,9 @@ def test_a_viewer_reads_but_cannot_write_preview_or_send(studio):
 
 
 def test_an_operator_sees_the_outbox_only(studio):
-    assert studio.login("operator").status_code == 303
+    response = studio.login("operator")
+    assert response.status_code == 303 and response.headers["location"] == "/studio/outbox"
+    assert studio.client.get("/studio").headers["location"] == "/studio/outbox"
     assert studio.client.get("/studio/outbox").status_code == 200
     assert studio.client.get("/studio/templates").status_code == 403
     assert "Templates</a>" not in studio.client.get("/studio/outbox").text

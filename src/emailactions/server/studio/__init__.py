@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from emailactions.server.app import ServerState
 from emailactions.server.studio import editor, login, outbox
-from emailactions.server.studio.web import HEADERS, HERE, Handler, Studio, page, redirect
+from emailactions.server.studio.web import HEADERS, HERE, Handler, Studio, page
 
 #: The files under ``static/``, by URL name: nothing else is served from disk.
 STATIC = {"studio.css": "text/css", "studio.js": "text/javascript"}
@@ -21,9 +21,6 @@ STATIC = {"studio.css": "text/css", "studio.js": "text/javascript"}
 def routes(state: ServerState) -> list[Route]:
     """The studio's routes over the server's state (its host, users and limits)."""
     studio = Studio(state)
-
-    async def home(request: Request) -> Response:
-        return redirect("/studio/templates")
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
@@ -39,7 +36,7 @@ def routes(state: ServerState) -> list[Route]:
         return Route(path, page(studio, permission, handler), methods=["POST"])
 
     return [
-        Route("/studio", home, methods=["GET"]),
+        get("/studio", None, login.start),
         Route("/studio/static/{name}", static, methods=["GET"]),
         Route("/studio/login", login.login_page(studio), methods=["GET"]),
         Route("/studio/login", login.login_submit(studio), methods=["POST"]),

@@ -19,18 +19,30 @@ from emailactions.server.studio.web import Page, Studio, client_of, error_page, 
 MAX_FIELD = 1024
 
 
-def _next(value: str | None) -> str:
-    """Where to go after login: a studio path only (never another site: ``//evil`` or ``/\\evil``)."""
-    if value and value.startswith("/studio") and not any(c in value for c in "\\\r\n") and "//" not in value:
+def _next(value: str | None, permissions: frozenset[str] = frozenset()) -> str:
+    """Where to go after login: a studio path only (never another site: ``//evil`` or ``/\\evil``);
+    by default the first page the user may see."""
+    if value and value.startswith("/studio/") and not any(c in value for c in "\\\r\n") and "//" not in value:
         return value
-    return "/studio/templates"
+    return home(permissions)
+
+
+def home(permissions: frozenset[str]) -> str:
+    """The templates, or the outbox for a user who may see only that."""
+    return "/studio/outbox" if "outbox" in permissions and "templates:read" not in permissions else "/studio/templates"
+
+
+async def start(page: Page) -> Response:
+    """``/studio``: the user's first page."""
+    return redirect(home(page.principal.permissions))
 
 
 def login_page(studio: Studio):
     async def endpoint(request: Request) -> Response:
         session = studio.sessions.get(request.cookies.get(COOKIE))
-        if studio.principal(session) is not None:
-            return redirect(_next(request.query_params.get("next")))
+        principal = studio.principal(session)
+        if principal is not None:
+            return redirect(_next(request.query_params.get("next"), principal.permissions))
         try:
             studio.state.limiter.request(None, client_of(request))
         except EmailActionsError as exc:
@@ -38,7 +50,7 @@ def login_page(studio: Studio):
         if session is None:
             session = studio.sessions.new()
         response = studio.html("login.html", user=None, csrf=session.csrf, can=lambda p: False,
-                               next=_next(request.query_params.get("next")), error=None, username="")  # fmt: skip
+                               next=request.query_params.get("next", "")[:512], error=None, username="")  # fmt: skip
         set_cookie(response, request, session)
         return response
 
@@ -69,13 +81,13 @@ def login_submit(studio: Studio):
         except EmailActionsError as exc:
             message = "Wrong user name or password" if exc.code == 401 else exc.message
             response = studio.html("login.html", exc.code, user=None, csrf=session.csrf, can=lambda p: False,
-                                   next=_next(form.get("next")), error=message, username=username)  # fmt: skip
+                                   next=form.get("next", "")[:512], error=message, username=username)  # fmt: skip
             response.headers.update(retry_after(exc))
             return response
         # A fresh id at login: an id planted before it (session fixation) is worth nothing.
         studio.sessions.drop(session.id)
         fresh = studio.sessions.new(principal.name)
-        response = redirect(_next(form.get("next")))
+        response = redirect(_next(form.get("next"), principal.permissions))
         set_cookie(response, request, fresh)
         return response
 
