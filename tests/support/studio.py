@@ -1,16 +1,16 @@
-"""Studio test helpers: users with studio permissions, a logged-in TestClient, CSRF tokens from pages."""
+"""Studio test helpers: users with studio permissions, a live studio with a logged-in client, CSRF tokens from pages."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from starlette.testclient import TestClient
+import httpx
 
 from emailactions import ActionHost
 from emailactions.config.passwords import hash_password
 from emailactions.server import create_app
-from support.server import FAST
+from support.server import FAST, LiveServer
 
 PASSWORD = "studio-pass"
 USER_HASH = hash_password(PASSWORD, **FAST)
@@ -30,20 +30,26 @@ def csrf_of(html: str) -> str:
 
 
 class Studio:
-    """A TestClient over the studio with a login helper; ``host`` is the app's host."""
+    """The studio served by uvicorn on loopback over ``host``, an httpx client with
+    a login helper; ``stop()`` ends both."""
 
-    def __init__(self, host: ActionHost, base_url: str = "http://127.0.0.1") -> None:
+    def __init__(self, host: ActionHost, live: LiveServer | None = None) -> None:
         self.host = host
-        self.app = create_app(host)
-        self.client = TestClient(self.app, base_url=base_url, follow_redirects=False)
+        self.live = live or LiveServer(create_app(host)).start()
+        self.app = self.live.app
+        self.client = httpx.Client(base_url=self.live.url, follow_redirects=False, timeout=20)
         self.csrf = ""
 
     def login(self, user: str = "editor", password: str = PASSWORD) -> Any:
         page = self.client.get("/studio/login")
         response = self.client.post("/studio/login", data={"csrf": csrf_of(page.text), "username": user, "password": password})
         if response.status_code == 303:
-            self.csrf = csrf_of(self.client.get("/studio/templates" if user != "operator" else "/studio/outbox").text)
+            self.csrf = csrf_of(self.client.get(response.headers["location"]).text)
         return response
 
     def post(self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True) -> Any:
         return self.client.post(path, data={**({"csrf": self.csrf} if csrf else {}), **(data or {})})
+
+    def stop(self) -> None:
+        self.client.close()
+        self.live.stop()

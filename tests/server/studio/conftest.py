@@ -21,7 +21,9 @@ def studio_config(conf, smtp_server, tmp_path) -> dict[str, Any]:
 @pytest.fixture
 def studio(studio_config) -> Iterator[Studio]:
     host = ActionHost(studio_config, load_entry_points=False)
-    yield Studio(host)
+    studio = Studio(host)
+    yield studio
+    studio.stop()
     host.close()
 
 

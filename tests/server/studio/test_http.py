@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from emailactions.server.studio.session import COOKIE
+from support.server import ADMIN, ADMIN_PASSWORD
 from support.studio import PASSWORD, Studio, csrf_of
 
 DRAFT = {"locale": "fr", "subject": "Bienvenue {{object.userName}}", "from_name": "Équipe", "html": "<p>Salut {{object.userName}}</p>",
@@ -32,17 +34,19 @@ def test_login_sets_a_strict_httponly_cookie_and_a_fresh_session_id(studio):
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/studio" in cookie and "Secure" not in cookie
     assert response.cookies[COOKIE] != planted  # session fixation: the pre-login id is dropped
-    studio.client.cookies.set(COOKIE, planted, path="/studio")
-    assert studio.client.get("/studio/templates").status_code == 303
+    with httpx.Client(base_url=studio.live.url, cookies={COOKIE: planted}) as attacker:
+        assert attacker.get("/studio/templates", follow_redirects=False).status_code == 303
+    assert studio.client.get("/studio/templates").status_code == 200
 
 
-def test_cookie_is_secure_over_tls(studio_config):
-    from emailactions import ActionHost
-
-    with ActionHost(studio_config, load_entry_points=False) as host:
-        tls = Studio(host, base_url="https://127.0.0.1")
-        assert "Secure" in tls.client.get("/studio/login").headers["set-cookie"]
-        assert "Secure" in tls.login().headers["set-cookie"]
+def test_cookie_is_secure_over_tls(studio):
+    # Served over TLS as a trusted proxy on loopback reports it (the test server believes 127.0.0.1).
+    tls = {"X-Forwarded-Proto": "https"}
+    page = studio.client.get("/studio/login", headers=tls)
+    assert "Secure" in page.headers["set-cookie"]
+    data = {"csrf": csrf_of(page.text), "username": "editor", "password": PASSWORD}
+    response = httpx.post(studio.live.url + "/studio/login", data=data, headers=tls, cookies={COOKIE: page.cookies[COOKIE]})
+    assert response.status_code == 303 and "Secure" in response.headers["set-cookie"] and "HttpOnly" in response.headers["set-cookie"]
 
 
 def test_wrong_password_and_anonymous_are_refused(studio):
@@ -92,18 +96,14 @@ def test_the_login_form_needs_its_token(studio):
     assert response.status_code == 403 and COOKIE not in response.cookies
 
 
-def test_a_form_from_another_session_is_refused(studio_config):
-    from emailactions import ActionHost
-
-    with ActionHost(studio_config, load_entry_points=False) as host:
-        one, two = Studio(host), Studio(host)
-        one.app = two.app
-        assert one.login().status_code == 303
-        other = Studio(host)
-        other.client = type(one.client)(two.app, base_url="http://127.0.0.1", follow_redirects=False)
-        assert other.login("viewer").status_code == 303
-        response = other.client.post("/studio/logout", data={"csrf": one.csrf})
-        assert response.status_code == 403
+def test_a_form_from_another_session_is_refused(editor):
+    other = Studio(editor.host, editor.live)
+    try:
+        assert other.login("viewer").status_code == 303 and other.csrf != editor.csrf
+        assert other.client.post("/studio/logout", data={"csrf": editor.csrf}).status_code == 403
+        assert other.client.get("/studio/templates").status_code == 200  # still logged in
+    finally:
+        other.client.close()
 
 
 def test_only_form_posts_are_read(editor):
@@ -163,9 +163,12 @@ def test_the_html_preview_is_served_sandboxed(editor):
     assert csp.startswith("sandbox;") and "script-src" not in csp and "default-src 'none'" in csp
     assert preview.headers["x-frame-options"] == "SAMEORIGIN"
     # Previews belong to the session that rendered them.
-    editor.client.cookies.clear()
-    editor.login("viewer")
-    assert editor.client.get(url).status_code in (403, 404)
+    other = Studio(editor.host, editor.live)
+    try:
+        assert other.login(ADMIN, ADMIN_PASSWORD).status_code == 303
+        assert other.client.get(url).status_code == 404
+    finally:
+        other.client.close()
 
 
 def test_static_files_are_the_shipped_ones(editor):
@@ -309,15 +312,26 @@ def test_test_sends_are_rate_limited(editor):
     assert len(editor.host.action("external/email/outbox", "list", {})["entries"]) == 5
 
 
-def test_test_send_needs_the_send_permission(studio_config):
+@pytest.fixture
+def designer_config(studio_config):
+    studio_config["server"]["users"]["designer"] = {**studio_config["server"]["users"]["viewer"], "permissions": ["templates"]}
+    return studio_config
+
+
+def test_test_send_needs_the_send_permission(designer_config, smtp_server):
     from emailactions import ActionHost
 
-    studio_config["server"]["users"]["designer"] = {**studio_config["server"]["users"]["viewer"], "permissions": ["templates"]}
-    with ActionHost(studio_config, load_entry_points=False) as host:
+    with ActionHost(designer_config, load_entry_points=False) as host:
         studio = Studio(host)
-        assert studio.login("designer").status_code == 303
-        response = studio.post("/studio/templates/welcome", {**DRAFT, "to": "qa@example.com", "do": "send"})
-        assert response.status_code == 403
+        try:
+            assert studio.login("designer").status_code == 303
+            page = studio.client.get("/studio/templates/welcome").text
+            assert 'id="save"' in page and 'id="send"' not in page
+            response = studio.post("/studio/templates/welcome", {**DRAFT, "to": "qa@example.com", "do": "send"})
+            assert response.status_code == 403
+        finally:
+            studio.stop()
+    assert smtp_server.messages == []
 
 
 # -- the outbox ------------------------------------------------------------------------
