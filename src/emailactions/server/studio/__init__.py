@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from emailactions.server.app import ServerState
 from emailactions.server.studio import editor, login, outbox
-from emailactions.server.studio.web import HEADERS, HERE, Handler, Studio, page
+from emailactions.errors import UnknownResource
+from emailactions.server.studio.web import HEADERS, HERE, Handler, Studio, error_page, page
 
 #: The files under ``static/``, by URL name: nothing else is served from disk.
 STATIC = {"studio.css": "text/css", "studio.js": "text/javascript"}
@@ -28,6 +29,10 @@ def routes(state: ServerState) -> list[Route]:
             return Response("Not found", status_code=404, headers=HEADERS)
         headers = {**HEADERS, "Cache-Control": "no-cache"}
         return FileResponse(HERE / "static" / name, media_type=STATIC[name], headers=headers)
+
+    async def not_found(request: Request) -> Response:
+        # A studio-shaped 404 (an HTML page with the studio's headers), not the API's JSON.
+        return error_page(studio, UnknownResource("There is no such studio page"))
 
     def get(path: str, permission: str | None, handler: Handler) -> Route:
         return Route(path, page(studio, permission, handler), methods=["GET"])
@@ -52,4 +57,5 @@ def routes(state: ServerState) -> list[Route]:
         get("/studio/outbox", "outbox", outbox.view),
         post("/studio/outbox/retry", "outbox", outbox.retry),
         post("/studio/outbox/purge", "outbox", outbox.purge),
+        Route("/studio/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
     ]
