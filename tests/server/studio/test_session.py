@@ -42,6 +42,14 @@ def test_sessions_are_bounded_and_unguessable(monkeypatch):
     assert sessions.get("x" * 65) is None and sessions.get(None) is None
 
 
+def test_login_forms_in_bulk_never_evict_a_logged_in_user(monkeypatch):
+    monkeypatch.setattr(sessions_module, "MAX_SESSIONS", 3)
+    sessions = Sessions()
+    user = sessions.new("ada")
+    forms = [sessions.new() for _ in range(10)]
+    assert sessions.get(user.id) is user and sessions.get(forms[0].id) is None and sessions.get(forms[-1].id) is not None
+
+
 def test_csrf_tokens_compare_exactly():
     session = Sessions().new()
     assert session.csrf_ok(session.csrf)

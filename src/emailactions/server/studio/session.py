@@ -21,7 +21,8 @@ COOKIE_PATH = "/studio"
 #: A session unused this long is gone; a login lasts at most ``MAX_AGE``.
 IDLE_SECONDS = 2 * 3600
 MAX_AGE = 12 * 3600
-#: Sessions kept at once (the oldest go first): anonymous visitors cannot fill memory.
+#: Sessions kept at once, of each kind (the oldest go first): visitors cannot fill memory,
+#: and login forms fetched in bulk evict only other login forms, never a logged-in user.
 MAX_SESSIONS = 10_000
 #: Rendered previews kept per session (the newest).
 MAX_PREVIEWS = 16
@@ -56,16 +57,21 @@ class Sessions:
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._users: OrderedDict[str, Session] = OrderedDict()
+        self._visitors: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _pool(self, session: Session) -> OrderedDict[str, Session]:
+        return self._visitors if session.user is None else self._users
 
     def new(self, user: str | None = None) -> Session:
         now = self._clock()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, now, now)
         with self._lock:
-            self._sessions[session.id] = session
-            while len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)
+            pool = self._pool(session)
+            pool[session.id] = session
+            while len(pool) > MAX_SESSIONS:
+                pool.popitem(last=False)
         return session
 
     def get(self, session_id: str | None) -> Session | None:
@@ -74,16 +80,18 @@ class Sessions:
             return None
         now = self._clock()
         with self._lock:
-            session = self._sessions.get(session_id)
+            session = self._users.get(session_id) or self._visitors.get(session_id)
             if session is None:
                 return None
+            pool = self._pool(session)
             if now - session.seen > IDLE_SECONDS or now - session.created > MAX_AGE:
-                del self._sessions[session_id]
+                del pool[session_id]
                 return None
             session.seen = now
-            self._sessions.move_to_end(session_id)
+            pool.move_to_end(session_id)
             return session
 
     def drop(self, session_id: str) -> None:
         with self._lock:
-            self._sessions.pop(session_id, None)
+            self._users.pop(session_id, None)
+            self._visitors.pop(session_id, None)
