@@ -291,6 +291,10 @@ def create_app(host: Any, *, settings: ServerConfig | None = None, close_host: b
             await run_in_threadpool(host.close)
 
     routes = [Route(e.path, _endpoint(state, e), methods=list(e.methods)) for e in endpoints(host.plugin_manager, state.settings.apis)]
+    # The template studio's pages (/studio); imported here, as it builds on this module.
+    from emailactions.server.studio import routes as studio_routes
+
+    routes += studio_routes(state)
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
     app.state.emailactions = state
     return app
