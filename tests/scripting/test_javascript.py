@@ -250,7 +250,7 @@ def test_the_loop_is_stopped_after_host_calls_and_cannot_be_caught(emailactions_
         js(emailactions_host, """
             openidm.action("external/email", "send", {to: "a@example.com", subject: "before"});
             try { for (;;) {} } catch (e) { openidm.action("external/email", "send", {to: "a@example.com", subject: "after"}); }
-        """, limits=ScriptLimits(time_limit=0.15))
+        """, limits=ScriptLimits(time_limit=1.0))  # room for a first send on a loaded machine
     assert emailactions_outbox.subjects == ["before"]
 
 
