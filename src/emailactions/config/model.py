@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emailactions.config.server import ServerConfig
+from emailactions.config.smtp_server import SmtpServerConfig
 from emailactions.errors import ConfigError
 
 #: Outbox file when the config names none.
@@ -146,6 +147,8 @@ class Config:
     #: ``emailactions serve``: listen address, credentials, API limits.
     server: ServerConfig = field(default_factory=ServerConfig)
     scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+    #: ``emailactions smtp-serve``: the SMTP submission front door.
+    smtp_server: SmtpServerConfig = field(default_factory=SmtpServerConfig)
 
     def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
         """(backend, options) for a transport alias."""

@@ -14,11 +14,12 @@ from typing import Any, Mapping
 from emailactions.config import validate
 from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox
 from emailactions.config.server import parse_server, sender_patterns
+from emailactions.config.smtp_server import parse_smtp_server
 from emailactions.errors import ConfigError
 from emailactions.config.model import Limits
 
 #: The top-level tables.
-SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server", "scripts"}
+SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server", "scripts", "smtp_server"}
 EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale", "allowed_senders"}
 
 
@@ -32,6 +33,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         [rate_limits]         recipient, sender, template, global, on_limit, ...
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
         [scripts]             python_isolation = "in-process" | "process"
+        [smtp_server]         host, port, tls_cert, tls_key, ... (docs/smtp-server.md)
     """
     validate.typed(data, Mapping, "config")
     validate.known(data, SECTIONS, "")
@@ -62,6 +64,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         scripts=ScriptsConfig(**validate.section(data.get("scripts", {}), {
             "python_isolation": partial(validate.choice, choices=("in-process", "process")),
         }, "scripts")),  # fmt: skip
+        smtp_server=parse_smtp_server(data.get("smtp_server", {}), base=base),
     )
 
 

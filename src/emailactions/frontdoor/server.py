@@ -1,0 +1,79 @@
+"""Listening: the front door on an asyncio server, in the foreground (the CLI) or a thread (embedding, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from emailactions.errors import EngineUnavailable
+from emailactions.frontdoor.door import FrontDoor
+
+try:
+    from emailactions.frontdoor.session import FrontDoorSMTP
+except ImportError as exc:  # pragma: no cover - exercised by installing without the extra
+    raise EngineUnavailable(
+        "emailactions smtp-serve needs the smtp-server extra: pip install 'emailactions[smtp-server]'", extra="smtp-server"
+    ) from exc
+
+log = logging.getLogger("emailactions.frontdoor")
+
+
+async def start(host: Any, bind: str | None = None, port: int | None = None) -> asyncio.AbstractServer:
+    """Listen on ``bind``:``port`` (default ``[smtp_server]`` host and port; 0 picks a free port)."""
+    door = FrontDoor(host)
+    settings = door.settings
+    loop = asyncio.get_running_loop()
+    implicit = settings.implicit_tls
+
+    def factory() -> FrontDoorSMTP:
+        return FrontDoorSMTP(door, implicit_tls=implicit, loop=loop)
+
+    server = await loop.create_server(
+        factory, host=bind or settings.host, port=settings.port if port is None else port, ssl=door.tls if implicit else None
+    )
+    where = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
+    mode = "implicit TLS" if implicit else "STARTTLS" if door.tls else "no TLS"
+    log.info("SMTP front door listening on %s (%s, SIZE %d)", where, mode, door.size)
+    return server
+
+
+def bound_port(server: asyncio.AbstractServer) -> int:
+    """The port a started server listens on."""
+    return int(server.sockets[0].getsockname()[1])
+
+
+class BackgroundFrontDoor:
+    """The front door on its own event loop in a thread: ``start()``, then ``.port``, ``stop()``."""
+
+    def __init__(self, host: Any, bind: str | None = None, port: int | None = 0) -> None:
+        self.host, self.bind, self.requested = host, bind, port
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.AbstractServer | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-front-door", daemon=True)
+
+    def start(self) -> "BackgroundFrontDoor":
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(start(self.host, self.bind, self.requested), self._loop).result(30)
+        self.port = bound_port(self._server)
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            assert self._server is not None
+            self._server.close()
+            await self._server.wait_closed()
+
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()
+
+    def __enter__(self) -> "BackgroundFrontDoor":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
