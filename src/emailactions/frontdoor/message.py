@@ -104,18 +104,17 @@ def _fields(head: bytes) -> list[tuple[str, bytes]]:
 def _check_fields(fields: list[tuple[str, bytes]], limits: Limits) -> tuple[tuple[Address, ...], str | None]:
     """Each field as ``send`` checks its params: no control characters, also
     after RFC 2047 decoding; valid addresses; one of each single field."""
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for name, raw in fields:
         label = raw.partition(b":")[0].decode("ascii")
         if name in SINGLE:
             if name in seen:
                 raise InvalidParams(f"Header {label!r} appears more than once", param=label)
-            seen.add(name)
         try:
-            value = raw.partition(b":")[2].replace(b"\r\n", b"").decode("utf-8")
+            value = raw.partition(b":")[2].replace(b"\r\n", b"").decode("utf-8").strip()
         except UnicodeDecodeError:
             raise InvalidParams(f"Header {label!r} is not UTF-8", param=label) from None
-        check_header_text(value.strip(), label)
+        seen[name] = check_header_text(value, label)
     parsed = BytesHeaderParser(policy=policy.default).parsebytes(b"".join(raw for _, raw in fields) + b"\r\n")
     for name in ADDRESS_FIELDS:
         if parsed[name] is not None:
@@ -128,9 +127,9 @@ def _check_fields(fields: list[tuple[str, bytes]], limits: Limits) -> tuple[tupl
     if parsed["sender"] is not None:
         header_senders += _mailboxes(parsed, "sender")
     check_subject(str(parsed["subject"] or ""), limits, "Subject")
-    message_id = parsed["message-id"]
+    message_id = seen.get("message-id")
     if message_id is not None:
-        message_id = msg_ids(str(message_id), "Message-ID")
+        message_id = msg_ids(message_id, "Message-ID")
         if " " in message_id:
             raise InvalidParams("Header 'Message-ID' must hold one message id", param="Message-ID")
     return header_senders, message_id
