@@ -39,17 +39,12 @@ async def start(host: Any, bind: str | None = None, port: int | None = None) -> 
     return server
 
 
-def bound_port(server: asyncio.AbstractServer) -> int:
-    """The port a started server listens on."""
-    return int(server.sockets[0].getsockname()[1])
-
-
 class BackgroundFrontDoor:
     """The front door on its own event loop in a thread: ``start()``, then ``.port``, ``stop()``."""
 
     def __init__(self, host: Any, bind: str | None = None, port: int | None = 0) -> None:
         self.host, self.bind, self.requested = host, bind, port
-        self.port = 0
+        self.address, self.port = "", 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-front-door", daemon=True)
@@ -57,7 +52,7 @@ class BackgroundFrontDoor:
     def start(self) -> "BackgroundFrontDoor":
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(start(self.host, self.bind, self.requested), self._loop).result(30)
-        self.port = bound_port(self._server)
+        self.address, self.port = self._server.sockets[0].getsockname()[:2]
         return self
 
     def stop(self) -> None:
