@@ -70,13 +70,12 @@ async def _serve(host: Any, bind: str | None, port: int | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await start(host, bind, port)
+    listening = await start(host, bind, port)
     try:
         await stop.wait()
     finally:
         log.info("SMTP front door stopping")
-        server.close()
-        await server.wait_closed()
+        await listening.close()
 
 
 @hookimpl

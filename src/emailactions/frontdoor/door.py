@@ -62,6 +62,14 @@ class FrontDoor:
         self.size = self.settings.max_message_bytes or message_limit(config.limits)
         cert, key = self.settings.tls_cert, self.settings.tls_key
         self.tls = tls_context(cert, key) if cert is not None and key is not None else None
+        #: Open connections (their SMTP protocols), closed when the server stops.
+        self.sessions: set[Any] = set()
+
+    def hang_up_all(self) -> None:
+        """Close every open connection: a client mid-DATA gets no 250, so it keeps its message."""
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
 
     # -- policy -----------------------------------------------------------
 

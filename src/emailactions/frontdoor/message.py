@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email import policy
-from email.parser import BytesHeaderParser
 from typing import Sequence
 
 from emailactions.config.model import Limits
@@ -104,41 +103,41 @@ def _fields(head: bytes) -> list[tuple[str, bytes]]:
 def _check_fields(fields: list[tuple[str, bytes]], limits: Limits) -> tuple[tuple[Address, ...], str | None]:
     """Each field as ``send`` checks its params: no control characters, also
     after RFC 2047 decoding; valid addresses; one of each single field."""
-    seen: dict[str, str] = {}
+    values: dict[str, tuple[str, str]] = {}  # lower-case name -> (name as written, unfolded value)
     for name, raw in fields:
         label = raw.partition(b":")[0].decode("ascii")
-        if name in SINGLE:
-            if name in seen:
-                raise InvalidParams(f"Header {label!r} appears more than once", param=label)
+        if name in SINGLE and name in values:
+            raise InvalidParams(f"Header {label!r} appears more than once", param=label)
         try:
             value = raw.partition(b":")[2].replace(b"\r\n", b"").decode("utf-8").strip()
         except UnicodeDecodeError:
             raise InvalidParams(f"Header {label!r} is not UTF-8", param=label) from None
-        seen[name] = check_header_text(value, label)
-    parsed = BytesHeaderParser(policy=policy.default).parsebytes(b"".join(raw for _, raw in fields) + b"\r\n")
-    for name in ADDRESS_FIELDS:
-        if parsed[name] is not None:
-            _mailboxes(parsed, name)
-    if parsed["from"] is None:
+        values[name] = (label, check_header_text(value, label))
+    mailboxes = {name: _mailboxes(*values[name]) for name in ADDRESS_FIELDS if name in values}
+    if "from" not in mailboxes:
         raise InvalidParams("Header 'From' is missing", param="From")
-    header_senders = _mailboxes(parsed, "from")
-    if len(header_senders) != 1:
+    if len(mailboxes["from"]) != 1:
         raise InvalidParams("Header 'From' must hold exactly one address", param="From")
-    if parsed["sender"] is not None:
-        header_senders += _mailboxes(parsed, "sender")
-    check_subject(str(parsed["subject"] or ""), limits, "Subject")
-    message_id = seen.get("message-id")
+    _, subject = values.get("subject", ("Subject", ""))
+    check_subject(str(policy.default.header_factory("Subject", subject)) if "=?" in subject else subject, limits, "Subject")
+    message_id = values["message-id"][1] if "message-id" in values else None
     if message_id is not None:
         message_id = msg_ids(message_id, "Message-ID")
         if " " in message_id:
             raise InvalidParams("Header 'Message-ID' must hold one message id", param="Message-ID")
-    return header_senders, message_id
+    return mailboxes["from"] + mailboxes.get("sender", ()), message_id
 
 
-def _mailboxes(parsed: object, name: str) -> tuple[Address, ...]:
-    """The mailboxes of an address field, each checked by :func:`parse_address`."""
-    header = parsed[name]  # type: ignore[index]
-    label = header.name
+def _mailboxes(label: str, value: str) -> tuple[Address, ...]:
+    """The mailboxes of an address field, read by the stdlib's header registry
+    (encoded words decoded), each checked by :func:`parse_address`."""
+    header = policy.default.header_factory(label, value)
     if any(type(d).__name__ != "ObsoleteHeaderDefect" for d in header.defects):
         raise InvalidParams(f"Header {label!r} is not a valid address list: {header.defects[0]}", param=label)
-    return tuple(parse_address({"address": a.addr_spec, "display": a.display_name}, label) for a in header.addresses)
+    return tuple(_mailbox(a.addr_spec, a.display_name, label) for a in header.addresses)
+
+
+def _mailbox(addr: str, display: str, label: str) -> Address:
+    # The plain address goes through parse_address's cache: senders repeat.
+    address = parse_address(addr, label)
+    return parse_address({"address": address.addr, "display": display}, label) if display else address

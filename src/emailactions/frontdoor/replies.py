@@ -58,7 +58,8 @@ def refusal(exc: EmailActionsError, *, stage: str = "DATA") -> Refused:
     """
     if isinstance(exc, RateLimited):
         wait = exc.detail.get("retry_after")
-        later = f"; retry in {max(1, math.ceil(float(wait)))} s" if wait is not None else ""
+        said = "retry" in exc.message.lower()
+        later = f"; retry in {max(1, math.ceil(float(wait)))} s" if wait is not None and not said else ""
         return Refused(451, "4.7.0", f"{exc.message}{later}")
     if isinstance(exc, NotAuthenticated):
         return Refused(530, "5.7.0", exc.message)

@@ -20,7 +20,25 @@ except ImportError as exc:  # pragma: no cover - exercised by installing without
 log = logging.getLogger("emailactions.frontdoor")
 
 
-async def start(host: Any, bind: str | None = None, port: int | None = None) -> asyncio.AbstractServer:
+class Listening:
+    """A started front door: its asyncio server and shared state."""
+
+    def __init__(self, server: asyncio.AbstractServer, door: FrontDoor) -> None:
+        self.server, self.door = server, door
+        self.address, self.port = server.sockets[0].getsockname()[:2]
+
+    async def close(self) -> None:
+        """Stop accepting, hang up on open connections, wait for the sockets to close."""
+        self.server.close()
+        self.door.hang_up_all()
+        await self.server.wait_closed()
+        for _ in range(100):  # their handler tasks end on the next turns of the loop
+            if not self.door.sessions:
+                break
+            await asyncio.sleep(0.01)
+
+
+async def start(host: Any, bind: str | None = None, port: int | None = None) -> Listening:
     """Listen on ``bind``:``port`` (default ``[smtp_server]`` host and port; 0 picks a free port)."""
     door = FrontDoor(host)
     settings = door.settings
@@ -36,7 +54,7 @@ async def start(host: Any, bind: str | None = None, port: int | None = None) -> 
     where = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in server.sockets)
     mode = "implicit TLS" if implicit else "STARTTLS" if door.tls else "no TLS"
     log.info("SMTP front door listening on %s (%s, SIZE %d)", where, mode, door.size)
-    return server
+    return Listening(server, door)
 
 
 class BackgroundFrontDoor:
@@ -46,23 +64,18 @@ class BackgroundFrontDoor:
         self.host, self.bind, self.requested = host, bind, port
         self.address, self.port = "", 0
         self._loop = asyncio.new_event_loop()
-        self._server: asyncio.AbstractServer | None = None
+        self._listening: Listening | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-front-door", daemon=True)
 
     def start(self) -> "BackgroundFrontDoor":
         self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(start(self.host, self.bind, self.requested), self._loop).result(30)
-        self.address, self.port = self._server.sockets[0].getsockname()[:2]
+        self._listening = asyncio.run_coroutine_threadsafe(start(self.host, self.bind, self.requested), self._loop).result(30)
+        self.address, self.port = self._listening.address, self._listening.port
         return self
 
     def stop(self) -> None:
-        async def close() -> None:
-            assert self._server is not None
-            self._server.close()
-            await self._server.wait_closed()
-
-        if self._server is not None:
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
+        if self._listening is not None:
+            asyncio.run_coroutine_threadsafe(self._listening.close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
         self._loop.close()

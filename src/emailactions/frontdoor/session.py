@@ -65,9 +65,14 @@ class FrontDoorSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         upgraded = self._original_transport is not None  # after STARTTLS
         super().connection_made(transport)
+        self.door.sessions.add(self)
         tls = upgraded or transport.get_extra_info("ssl_object") is not None
         # aiosmtpd's own switch: AUTH advertised and accepted only when allowed.
         self._auth_require_tls = not auth_allowed(self.session.peer, tls)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.door.sessions.discard(self)
+        super().connection_lost(error)
 
     async def push(self, status: Any) -> None:
         if isinstance(status, bytes) or self._in_ehlo:
