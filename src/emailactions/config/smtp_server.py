@@ -52,7 +52,7 @@ class SmtpServerConfig:
 def message_limit(limits: Limits) -> int:
     """The default SIZE: the largest message ``[email.limits]`` admit, its
     attachments base64-encoded (4 bytes per 3), one body text at its limit,
-    and :data:`HEADER_ROOM` (35.3 MiB with the defaults)."""
+    and :data:`HEADER_ROOM` (43.6 MiB with the defaults)."""
     return 4 * -(-limits.max_message_bytes // 3) + limits.max_body_bytes + HEADER_ROOM
 
 

@@ -112,7 +112,7 @@ class FrontDoor:
             if "send" not in principal.permissions:
                 raise PermissionDenied(f"{principal.name!r} lacks permission 'send'", permission="send")
             # Per identity: every transaction counts, refused or not.
-            self.limiter.request(principal.name, server.client)
+            self.limiter.request(f"{principal.kind}:{principal.name}", server.client)
             self.allow_sender(principal, envelope_address(address, "MAIL FROM"))
         except Refused as exc:
             return exc.reply

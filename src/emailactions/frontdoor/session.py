@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult, Session
 
 from emailactions.errors import NotAuthenticated, RateLimited
 from emailactions.frontdoor.replies import enhanced
 
 AUTH_THROTTLED = "454 4.7.0 Too many failed logins from this address; try again later"
+
+# aiosmtpd logs every command line at INFO, AUTH PLAIN's base64 credentials
+# included: its logger never goes below WARNING, whatever the root's level.
+logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLogger("mail.log").level))
 
 
 def auth_allowed(peer: Any, tls: bool) -> bool:
@@ -32,6 +37,18 @@ def auth_allowed(peer: Any, tls: bool) -> bool:
         return False  # a Unix socket or something stranger: not known to be local
     mapped = getattr(address, "ipv4_mapped", None)
     return (mapped or address).is_loopback
+
+
+class _Session(Session):
+    """aiosmtpd's session without the deprecation warning its own AUTH code triggers at each login."""
+
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
 
 
 class FrontDoorSMTP(SMTP):
@@ -56,6 +73,9 @@ class FrontDoorSMTP(SMTP):
         self._refused = 0
         self._credentials: Any = None
         self._in_ehlo = False
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
 
     @property
     def client(self) -> str:
