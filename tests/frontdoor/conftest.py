@@ -56,8 +56,8 @@ def make_door(tmp_path, sink) -> Iterator[Callable[..., BackgroundFrontDoor]]:
     """``make_door(**sections)``: a host with these config sections over the defaults, its front door started."""
     started: list[tuple[ActionHost, BackgroundFrontDoor]] = []
 
-    def make(bind: str = "127.0.0.1", **sections: Any) -> BackgroundFrontDoor:
-        host = ActionHost(door_config(tmp_path, sink.port, **sections), load_entry_points=False)
+    def make(bind: str = "127.0.0.1", plugins: tuple = (), **sections: Any) -> BackgroundFrontDoor:
+        host = ActionHost(door_config(tmp_path, sink.port, **sections), load_entry_points=False, plugins=plugins)
         door = BackgroundFrontDoor(host, bind, 0).start()
         started.append((host, door))
         return door

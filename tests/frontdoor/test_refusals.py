@@ -10,7 +10,8 @@ import ssl
 import pytest
 from support.smtp_server import outward_address
 
-from frontdoor.conftest import PASSWORD, client, token
+from frontdoor.conftest import _HASH, PASSWORD, client, token
+from emailactions import hookimpl
 from emailactions.frontdoor.session import auth_allowed
 
 OK = "From: app@example.com\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nx\r\n"
@@ -174,6 +175,44 @@ def test_refused_commands_then_421_and_hang_up(make_door):
         assert code == 421 and reply.startswith(b"4.7.0 Too many refused")
         with pytest.raises(smtplib.SMTPServerDisconnected):
             smtp.noop()
+
+
+def test_malformed_sender_is_553_5_1_7(door):
+    with client(door) as smtp:
+        code, reply = smtp.mail("bob@invalid")
+    assert code == 553 and reply.startswith(b"5.1.7")
+
+
+class Failing:
+    """A prepare_message stage that breaks, as a full disk or a lost database would."""
+
+    @hookimpl
+    def prepare_message(self, message, host):
+        raise RuntimeError("/var/secret/path is on fire")
+
+
+def test_a_failure_to_store_is_451_and_says_nothing_of_it(make_door, caplog):
+    door = make_door(plugins=(Failing(),))
+    with client(door) as smtp:
+        code, reply = transaction(smtp, OK)
+    assert code == 451 and reply.startswith(b"4.3.0") and b"secret" not in reply
+    assert "front door session error" in caplog.text
+
+
+def test_a_star_identity_is_not_held_to_the_recipient_limit(make_door):
+    door = make_door(server={"recipient_limit": "1 per hour", "users": {"root": {"password": _HASH, "permissions": ["*"], "senders": ["*"]}}})
+    with client(door, "root") as smtp:
+        assert transaction(smtp, OK)[0] == 250
+        assert transaction(smtp, OK)[0] == 250
+
+
+def test_smtputf8_addresses_pass_through(door, sink):
+    with client(door) as smtp:
+        assert smtp.has_extn("smtputf8")
+        smtp.sendmail("app@example.com", ["jörg@example.org"], "From: app@example.com\r\nTo: jörg@example.org\r\n\r\nx\r\n".encode(), mail_options=["SMTPUTF8"])
+    door.host.action("external/email/outbox", "drain", {"timeout": 10})
+    [received] = sink.messages
+    assert received.rcpt_tos == ["jörg@example.org"] and "SMTPUTF8" in received.mail_options
 
 
 # -- AUTH only after TLS, unless on loopback --------------------------------

@@ -33,6 +33,8 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 SINGLE = ("from", "sender", "reply-to", "to", "cc", "bcc", "subject", "message-id", "date", "in-reply-to", "references")
 #: Address fields whose every mailbox is checked as ``send`` checks its addresses.
 ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc")
+#: Defects the stdlib reports on valid addresses: old syntax it reads fine, UTF-8 local parts (RFC 6532).
+_BENIGN = {"ObsoleteHeaderDefect", "NonASCIILocalPartDefect"}
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,9 @@ def _mailboxes(label: str, value: str) -> tuple[Address, ...]:
     """The mailboxes of an address field, read by the stdlib's header registry
     (encoded words decoded), each checked by :func:`parse_address`."""
     header = policy.default.header_factory(label, value)
-    if any(type(d).__name__ != "ObsoleteHeaderDefect" for d in header.defects):
-        raise InvalidParams(f"Header {label!r} is not a valid address list: {header.defects[0]}", param=label)
+    defects = [d for d in header.defects if type(d).__name__ not in _BENIGN]
+    if defects:
+        raise InvalidParams(f"Header {label!r} is not a valid address list: {defects[0]}", param=label)
     return tuple(_mailbox(a.addr_spec, a.display_name, label) for a in header.addresses)
 
 
