@@ -105,12 +105,12 @@ def test_keys_are_read(tmp_path):
     (tmp_path / "k.pem").write_text("x")
     settings = from_mapping(
         {"smtp_server": {"host": "0.0.0.0", "port": 587, "hostname": "mx.example.com", "tls_cert": "c.pem", "tls_key": "k.pem",
-                         "implicit_tls": True, "max_message_bytes": 4096, "max_messages_per_connection": 5,
+                         "implicit_tls": True, "max_message_bytes": 4096, "max_messages_per_connection": 5, "max_connections": 7,
                          "max_bad_commands": 3, "identity_limit": "", "timeout": 30}},
         base=tmp_path,
     ).smtp_server  # fmt: skip
     assert settings.tls_cert == tmp_path / "c.pem" and settings.implicit_tls and settings.identity_limit is None
-    assert (settings.port, settings.max_message_bytes, settings.timeout) == (587, 4096, 30.0)
+    assert (settings.port, settings.max_message_bytes, settings.timeout, settings.max_connections) == (587, 4096, 30.0, 7)
 
 
 @pytest.mark.parametrize(

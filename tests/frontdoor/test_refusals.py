@@ -215,6 +215,24 @@ def test_smtputf8_addresses_pass_through(door, sink):
     assert received.rcpt_tos == ["jörg@example.org"] and "SMTPUTF8" in received.mail_options
 
 
+def test_connections_past_max_connections_are_greeted_with_421(make_door):
+    door = make_door(smtp_server={"max_connections": 1})
+    with client(door):
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP("127.0.0.1", door.port, timeout=10)
+        assert refused.value.smtp_code == 421 and refused.value.smtp_error.startswith(b"4.7.0")
+    with client(door) as again:  # the first one gone, there is room
+        assert again.noop()[0] == 250
+
+
+def test_a_connection_cannot_idle_on_noop_forever(door):
+    with client(door) as smtp:
+        for _ in range(50):
+            assert smtp.noop()[0] == 250
+        code, reply = smtp.noop()
+        assert code == 421 and reply.startswith(b"4.7.0")
+
+
 # -- AUTH only after TLS, unless on loopback --------------------------------
 
 

@@ -39,6 +39,8 @@ class SmtpServerConfig:
     implicit_tls: bool = False
     #: The SIZE advertised and enforced; ``None``: :func:`message_limit` of ``[email.limits]``.
     max_message_bytes: int | None = None
+    #: Connections served at once; more are greeted with 421 and closed.
+    max_connections: int = 100
     #: Messages one connection may submit before it is closed (421).
     max_messages_per_connection: int = 100
     #: Refused commands (5xx replies) one connection may collect before it is closed (421).
@@ -66,6 +68,7 @@ def parse_smtp_server(data: Any, base: Path | None = None, prefix: str = "smtp_s
         "tls_key": lambda value, key: _file(value, key, base),
         "implicit_tls": validate.flag,
         "max_message_bytes": partial(validate.count, minimum=1024),
+        "max_connections": validate.count,
         "max_messages_per_connection": validate.count,
         "max_bad_commands": validate.count,
         "identity_limit": validate.limit_string,

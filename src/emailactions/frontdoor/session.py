@@ -20,6 +20,10 @@ from emailactions.frontdoor.replies import enhanced
 
 AUTH_THROTTLED = "454 4.7.0 Too many failed logins from this address; try again later"
 
+#: Times a connection may send each command (aiosmtpd answers 421 past it): a
+#: client cannot hold a connection open with endless NOOPs, or retry AUTH forever.
+CALL_LIMITS = {"NOOP": 50, "RSET": 1000, "HELO": 10, "EHLO": 10, "STARTTLS": 2, "AUTH": 10, "HELP": 10, "VRFY": 10, "EXPN": 10, "*": 1_000_000}
+
 # aiosmtpd logs every command line at INFO, AUTH PLAIN's base64 credentials
 # included: its logger never goes below WARNING, whatever the root's level.
 logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.getLogger("mail.log").level))
@@ -65,6 +69,7 @@ class FrontDoorSMTP(SMTP):
             tls_context=None if implicit_tls else door.tls,
             timeout=settings.timeout,
             auth_required=True,
+            command_call_limit=CALL_LIMITS,
             loop=loop,
         )
         self.door = door
@@ -89,6 +94,13 @@ class FrontDoorSMTP(SMTP):
         tls = upgraded or transport.get_extra_info("ssl_object") is not None
         # aiosmtpd's own switch: AUTH advertised and accepted only when allowed.
         self._auth_require_tls = not auth_allowed(self.session.peer, tls)
+
+    async def _handle_client(self) -> None:
+        if len(self.door.sessions) > self.door.settings.max_connections:
+            await super().push("421 4.7.0 Too many connections; try again later")
+            self.transport.close()
+            return
+        await super()._handle_client()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.door.sessions.discard(self)
