@@ -84,6 +84,15 @@ def test_smtp_serve_reports_a_port_in_use(tmp_path, sink):
     assert done.returncode == 1 and b"cannot listen" in done.stderr
 
 
+def test_an_unreadable_certificate_is_a_config_error(tmp_path, sink):
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    path = tmp_path / "emailactions.toml"
+    config = door_config(tmp_path, sink.port, smtp_server={"tls_cert": str(tmp_path / "bad.pem"), "tls_key": str(tmp_path / "bad.pem")})
+    path.write_text(toml(config), encoding="utf-8")
+    done = subprocess.run([*CLI, "--config", str(path), "smtp-serve", "--port", "0"], capture_output=True, timeout=60)
+    assert done.returncode == 2 and b"smtp_server.tls_cert" in done.stderr and b"Traceback" not in done.stderr
+
+
 def test_plugins_lists_the_front_door_command():
     done = subprocess.run([*CLI, "plugins"], capture_output=True, timeout=60, check=True)
     entry = next(p for p in json.loads(done.stdout) if p["name"] == "emailactions.cli.smtp_serve")

@@ -40,7 +40,10 @@ def smtp_serve_command(ctx: click.Context, bind: str | None, port: int | None) -
         state.logs.default("INFO")
     try:
         importlib.import_module("emailactions.frontdoor.server")  # aiosmtpd missing: a clear error first
+        from emailactions.frontdoor.door import FrontDoor
+
         host = state.host
+        door = FrontDoor(host)
     except ConfigError as exc:
         raise ConfigProblem.of(exc) from None
     except EmailActionsError as exc:
@@ -57,20 +60,20 @@ def smtp_serve_command(ctx: click.Context, bind: str | None, port: int | None) -
     if not server.users and not server.api_keys and not server.address_token_secret():
         log.warning("no [server] users, api_keys or jwt_secret: every login will be refused")
     try:
-        asyncio.run(_serve(host, bind, port))
+        asyncio.run(_serve(host, door, bind, port))
     except OSError as exc:
         click.echo(f"Error: cannot listen: {exc.strerror or exc}", err=True)
         sys.exit(1)
 
 
-async def _serve(host: Any, bind: str | None, port: int | None) -> None:
+async def _serve(host: Any, door: Any, bind: str | None, port: int | None) -> None:
     from emailactions.frontdoor.server import start
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    listening = await start(host, bind, port)
+    listening = await start(host, bind, port, door)
     try:
         await stop.wait()
     finally:

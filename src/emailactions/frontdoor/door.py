@@ -18,7 +18,7 @@ from emailactions.config import RateLimitConfig
 from emailactions.config.server import ApiRateLimits
 from emailactions.config.smtp_server import message_limit
 from emailactions.delivery.ratelimit import applying, build
-from emailactions.errors import EmailActionsError, PermissionDenied
+from emailactions.errors import ConfigError, EmailActionsError, PermissionDenied
 from emailactions.frontdoor.identity import Identities
 from emailactions.frontdoor.message import Submission, check, envelope_address
 from emailactions.frontdoor.replies import Refused, refusal
@@ -36,7 +36,12 @@ def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
     """A server context for STARTTLS or implicit TLS: TLS 1.2 at least, no client certificates."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(cert), str(key))
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"Config keys 'smtp_server.tls_cert' and 'smtp_server.tls_key': cannot load them ({exc})", key="smtp_server.tls_cert"
+        ) from None
     return context
 
 

@@ -38,9 +38,12 @@ class Listening:
             await asyncio.sleep(0.01)
 
 
-async def start(host: Any, bind: str | None = None, port: int | None = None) -> Listening:
-    """Listen on ``bind``:``port`` (default ``[smtp_server]`` host and port; 0 picks a free port)."""
-    door = FrontDoor(host)
+async def start(host: Any, bind: str | None = None, port: int | None = None, door: FrontDoor | None = None) -> Listening:
+    """Listen on ``bind``:``port`` (default ``[smtp_server]`` host and port; 0 picks a free port).
+
+    ``door``: the shared state, if already built (the CLI builds it first, so
+    a bad certificate is a config error before anything listens)."""
+    door = door or FrontDoor(host)
     settings = door.settings
     loop = asyncio.get_running_loop()
     implicit = settings.implicit_tls
