@@ -121,7 +121,7 @@ def _check_fields(fields: list[tuple[str, bytes]], limits: Limits) -> tuple[tupl
     if len(mailboxes["from"]) != 1:
         raise InvalidParams("Header 'From' must hold exactly one address", param="From")
     _, subject = values.get("subject", ("Subject", ""))
-    check_subject(str(policy.default.header_factory("Subject", subject)) if "=?" in subject else subject, limits, "Subject")
+    check_subject(_decoded(subject) if "=?" in subject else subject, limits, "Subject")
     message_id = values["message-id"][1] if "message-id" in values else None
     if message_id is not None:
         message_id = msg_ids(message_id, "Message-ID")
@@ -130,10 +130,21 @@ def _check_fields(fields: list[tuple[str, bytes]], limits: Limits) -> tuple[tupl
     return mailboxes["from"] + mailboxes.get("sender", ()), message_id
 
 
+def _decoded(text: str) -> str:
+    """An unstructured value with its encoded words decoded (undecodable ones stay as written)."""
+    try:
+        return str(policy.default.header_factory("Subject", text))
+    except Exception:
+        return text
+
+
 def _mailboxes(label: str, value: str) -> tuple[Address, ...]:
     """The mailboxes of an address field, read by the stdlib's header registry
     (encoded words decoded), each checked by :func:`parse_address`."""
-    header = policy.default.header_factory(label, value)
+    try:
+        header = policy.default.header_factory(label, value)
+    except Exception:  # the stdlib's parser has raised on odd input before: a refusal, not a 451
+        raise InvalidParams(f"Header {label!r} is not a valid address list", param=label) from None
     defects = [d for d in header.defects if type(d).__name__ not in _BENIGN]
     if defects:
         raise InvalidParams(f"Header {label!r} is not a valid address list: {defects[0]}", param=label)
