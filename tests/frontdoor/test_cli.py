@@ -93,6 +93,15 @@ def test_an_unreadable_certificate_is_a_config_error(tmp_path, sink):
     assert done.returncode == 2 and b"smtp_server.tls_cert" in done.stderr and b"Traceback" not in done.stderr
 
 
+def test_other_commands_do_not_load_the_front_door():
+    code = (
+        "import sys; from emailactions.cli.common import plugin_manager; plugin_manager(); "
+        "print(sorted(m for m in ('asyncio', 'aiosmtpd', 'emailactions.frontdoor') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=True)
+    assert done.stdout.strip() == b"[]"
+
+
 def test_plugins_lists_the_front_door_command():
     done = subprocess.run([*CLI, "plugins"], capture_output=True, timeout=60, check=True)
     entry = next(p for p in json.loads(done.stdout) if p["name"] == "emailactions.cli.smtp_serve")
