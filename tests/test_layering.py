@@ -11,9 +11,9 @@ import emailactions
 
 PACKAGE = Path(emailactions.__file__).resolve().parent
 #: What only the doors (cli/, server/) may import.
-OUTER = ("emailactions.cli", "emailactions.server", "click", "starlette", "uvicorn")
+OUTER = ("emailactions.cli", "emailactions.server", "emailactions.frontdoor", "click", "starlette", "uvicorn", "aiosmtpd")
 #: ``python -m emailactions`` is the CLI's door, not core code.
-DOORS = {"cli", "server", "__main__.py"}
+DOORS = {"cli", "server", "frontdoor", "__main__.py"}
 
 
 def _imports(path: Path) -> set[str]:

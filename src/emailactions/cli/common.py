@@ -26,6 +26,7 @@ COMMAND_PLUGINS: tuple[str, ...] = (
     "emailactions.cli.run",
     "emailactions.cli.check",
     "emailactions.cli.tokens",
+    "emailactions.cli.smtp_serve",
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from emailactions.config.dkim import DKIMConfig
 from emailactions.config.server import ServerConfig
+from emailactions.config.smtp_server import SmtpServerConfig
 from emailactions.errors import ConfigError
 
 #: Outbox file when the config names none.
@@ -149,6 +150,8 @@ class Config:
     scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
     #: ``[dkim]``: sign every outgoing message; ``None``: no signing.
     dkim: DKIMConfig | None = None
+    #: ``emailactions smtp-serve``: the SMTP submission front door.
+    smtp_server: SmtpServerConfig = field(default_factory=SmtpServerConfig)
 
     def transport_options(self, alias: str | None = None) -> tuple[str, dict[str, Any]]:
         """(backend, options) for a transport alias."""

@@ -15,11 +15,12 @@ from emailactions.config import validate
 from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox
 from emailactions.config.dkim import parse_dkim
 from emailactions.config.server import parse_server, sender_patterns
+from emailactions.config.smtp_server import parse_smtp_server
 from emailactions.errors import ConfigError
 from emailactions.config.model import Limits
 
 #: The top-level tables.
-SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server", "scripts", "dkim"}
+SECTIONS = {"email", "templates", "transports", "groups", "outbox", "rate_limits", "server", "scripts", "dkim", "smtp_server"}
 EMAIL_KEYS = {"from", "transport", "limits", "conf", "templates", "default_locale", "allowed_senders"}
 
 
@@ -34,6 +35,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
         [scripts]             python_isolation = "in-process" | "process"
         [dkim]                domain, selector, private_key, algorithm, headers, oversign (docs/dkim.md)
+        [smtp_server]         host, port, tls_cert, tls_key, ... (docs/smtp-server.md)
     """
     validate.typed(data, Mapping, "config")
     validate.known(data, SECTIONS, "")
@@ -65,6 +67,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
             "python_isolation": partial(validate.choice, choices=("in-process", "process")),
         }, "scripts")),  # fmt: skip
         dkim=parse_dkim(data["dkim"], base) if "dkim" in data else None,
+        smtp_server=parse_smtp_server(data.get("smtp_server", {}), base=base),
     )
 
 
