@@ -20,8 +20,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from emailactions.config import RateLimitConfig
 from emailactions.delivery.ratelimit.storage import open_windows
@@ -59,9 +58,12 @@ def normalize_address(address: str) -> str:
     return f"{local.casefold()}@{domain}"
 
 
-@dataclass(frozen=True, slots=True)
-class Counter:
-    """One limit on one key: ``5 per 15 minutes`` on ``recipient:a@example.com``."""
+class Counter(NamedTuple):
+    """One limit on one key: ``5 per 15 minutes`` on ``recipient:a@example.com``.
+
+    A tuple rather than a dataclass: one is made per recipient per message, on
+    the send path, and a tuple is made several times faster.
+    """
 
     scope: str
     key: str

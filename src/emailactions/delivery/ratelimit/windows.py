@@ -43,6 +43,10 @@ class MemoryWindows:
         self._lock = threading.Lock()
         self._sweep_at = 1024
 
+    @staticmethod
+    def _key(item: RateLimitItem, ids: Ids) -> tuple[Ids, int, int]:
+        return (ids, item.amount, item.GRANULARITY.seconds * item.multiples)  # get_expiry(), without the call
+
     def _live(self, key: tuple[Ids, int, int], now: float) -> deque[float] | None:
         events = self._windows.get(key)
         if events:
@@ -53,11 +57,11 @@ class MemoryWindows:
 
     def test(self, item: RateLimitItem, ids: Ids, cost: int = 1) -> bool:
         with self._lock:
-            events = self._live((ids, item.amount, item.get_expiry()), time.time())
+            events = self._live(self._key(item, ids), time.time())
             return (len(events) if events else 0) + cost <= item.amount
 
     def hit(self, item: RateLimitItem, ids: Ids, cost: int = 1) -> bool:
-        key, now = (ids, item.amount, item.get_expiry()), time.time()
+        key, now = self._key(item, ids), time.time()
         with self._lock:
             events = self._live(key, now)
             if events is None:
@@ -66,14 +70,14 @@ class MemoryWindows:
                 events = self._windows[key] = deque()
             if len(events) + cost > item.amount:
                 return False
-            events.extend([now] * cost)
+            events.extend((now,) * cost)
             return True
 
     def reset_at(self, item: RateLimitItem, ids: Ids) -> float:
-        now = time.time()
+        key, now = self._key(item, ids), time.time()
         with self._lock:
-            events = self._live((ids, item.amount, item.get_expiry()), now)
-            return (events[0] if events else now) + item.get_expiry()
+            events = self._live(key, now)
+            return (events[0] if events else now) + key[2]
 
     def reset(self) -> None:
         with self._lock:
