@@ -17,9 +17,11 @@ import time
 
 import pytest
 
-from support.redis import RedisServer, own_redis, redis_server  # noqa: F401  (fixtures)
 from emailactions import ActionHost, RateLimited
 from emailactions.delivery.ratelimit import storage as ratelimit_storage
+
+#: The redis_server (session) and own_redis fixtures.
+pytest_plugins = ("support.redis",)
 
 
 def make_host(url: str, **rate_limits) -> ActionHost:

@@ -22,7 +22,6 @@ import pytest
 from celery import Celery
 
 from support import ROOT, wait_for
-from support.redis import RedisServer, own_redis, redis_server  # noqa: F401  (fixtures)
 from emailactions import ActionHost
 from emailactions.integrations.celery import TASK_NAME, CeleryOutbox
 
@@ -36,6 +35,9 @@ TASKS = textwrap.dedent(
     outbox = CeleryOutbox(app, os.environ["TEST_CONFIG"])
     """
 )
+
+#: The redis_server (session) and own_redis fixtures.
+pytest_plugins = ("support.redis",)
 
 
 @pytest.fixture

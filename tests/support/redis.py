@@ -2,9 +2,10 @@
 
 ``RedisServer`` runs Debian's ``/usr/bin/redis-server`` on a free port in a
 temporary folder, with persistence off (``--save "" --appendonly no``); it can
-be killed and started again on the same port, for the failure tests. The
-session fixture ``redis_server`` shares one among the test modules that import
-it. A missing binary fails the test with what to install: it never skips.
+be killed and started again on the same port, for the failure tests. Test
+modules load the fixtures with ``pytest_plugins = ("support.redis",)``:
+``redis_server`` (one for the session) and ``own_redis`` (one per test, to
+kill). A missing binary fails the test with what to install: it never skips.
 """
 
 from __future__ import annotations
@@ -92,17 +93,13 @@ class RedisServer:
         redis.Redis.from_url(self.url).flushall()
 
 
-_shared: RedisServer | None = None
-
-
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    """One server for the whole run, emptied by tests that need it clean."""
-    global _shared
-    if _shared is None or _shared.process is None:
-        _shared = RedisServer().start()
-    yield _shared
-    _shared.stop()
+    """One server for the whole run; tests that need it empty flush it."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture
