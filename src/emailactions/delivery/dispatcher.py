@@ -16,10 +16,9 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, Refusals, TransportError
-from emailactions.delivery.outbox.entry import Entry
 from emailactions.mime.message import Message
 from emailactions.delivery.outbox.sqlite import Outbox
-from emailactions.delivery.outbox.entry import iso_time
+from emailactions.delivery.outbox.entry import Entry, iso_time
 from emailactions.delivery.ratelimit import DeliveryQuota, RateLimiter, acquire_request, build, build_quota
 from emailactions.delivery.retry import Backoff, classify, retried_now
 from emailactions.transports.base import SendResult, answer_by
