@@ -88,10 +88,6 @@ class FailSafe:
         self._retry_at: float | None = None  # monotonic; None while the storage answers
         self._lock = threading.Lock()
 
-    @property
-    def down(self) -> bool:
-        return self._retry_at is not None
-
     def _call(self, op: str, item: RateLimitItem, ids: Ids, *args: Any) -> Any:
         from limits.errors import StorageError
 
