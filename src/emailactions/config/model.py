@@ -81,6 +81,7 @@ class OutboxConfig:
 #: server has its own, ``[server] recipient_limit``.
 DEFAULT_RECIPIENT_LIMIT: str | None = None
 RATE_STRATEGIES = ("moving-window", "fixed-window", "sliding-window-counter")
+STORAGE_FALLBACKS = ("memory", "refuse", "allow")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,12 @@ class RateLimitConfig:
     storage: str = field(default="memory://", repr=False)
     #: Over a limit, a submitted message is ``refuse``d (429) or ``defer``red.
     on_limit: str = "refuse"
+    #: While ``storage`` is unreachable: count in ``memory`` per host, ``refuse``
+    #: (429) or ``allow`` everything (see docs/ratelimits.md).
+    storage_fallback: str = "memory"
+    #: The relay's quota, taken per recipient before each send by whoever
+    #: delivers; over it delivery waits, it does not fail.
+    delivery: str | None = None
 
 
 @dataclass(frozen=True)

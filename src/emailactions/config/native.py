@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emailactions.config import validate
-from emailactions.config.model import RATE_STRATEGIES, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox
+from emailactions.config.model import RATE_STRATEGIES, STORAGE_FALLBACKS, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox
 from emailactions.config.dkim import parse_dkim
 from emailactions.config.server import parse_server, sender_patterns
 from emailactions.config.smtp_server import parse_smtp_server
@@ -31,7 +31,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         [templates]           store = "idm-folder" | "folder" | "memory" | a plugin's
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
         [outbox]              path, backend, workers, max_attempts, max_age, backoff, ...
-        [rate_limits]         recipient, sender, template, global, on_limit, ...
+        [rate_limits]         recipient, sender, template, global, on_limit, delivery, storage, ...
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
         [scripts]             python_isolation = "in-process" | "process"
         [dkim]                domain, selector, private_key, algorithm, headers, oversign (docs/dkim.md)
@@ -129,6 +129,8 @@ def _rate_limits(data: Any) -> RateLimitConfig:
         "strategy": partial(validate.choice, choices=RATE_STRATEGIES),
         "on_limit": partial(validate.choice, choices=("refuse", "defer")),
         "storage": validate.storage_uri,
+        "storage_fallback": partial(validate.choice, choices=STORAGE_FALLBACKS),
+        "delivery": validate.limit_string,
     }, "rate_limits")  # fmt: skip
     if "global" in values:
         values["global_"] = values.pop("global")

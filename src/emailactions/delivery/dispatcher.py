@@ -3,7 +3,8 @@
 One per :class:`~emailactions.ActionHost` (``host.dispatcher``). It applies
 the rate limits, then either delivers within ``sync_deadline`` (retrying
 temporary failures) or commits the message to the outbox and lets the
-:class:`~.worker.DeliveryWorker` deliver it.
+:class:`~.worker.DeliveryWorker` deliver it. Whichever delivers takes room
+under the relay's quota (``[rate_limits] delivery``) before each attempt.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any, Callable
 from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, Refusals, TransportError
 from emailactions.mime.message import Message
 from emailactions.delivery.outbox.sqlite import Outbox
-from emailactions.delivery.outbox.entry import iso_time
-from emailactions.delivery.ratelimit import RateLimiter, acquire_request, build
+from emailactions.delivery.outbox.entry import Entry, iso_time
+from emailactions.delivery.ratelimit import DeliveryQuota, RateLimiter, acquire_request, build, build_quota
 from emailactions.delivery.retry import Backoff, classify, retried_now
 from emailactions.transports.base import SendResult, answer_by
 from emailactions.delivery.outbox.worker import DeliveryWorker
@@ -28,6 +29,9 @@ log = logging.getLogger("emailactions.outbox")
 #: Worker threads when neither ``[outbox] workers`` nor the transport's
 #: ``pool_size`` says how many.
 DEFAULT_WORKERS = 4
+#: Longest a worker waits for room under the delivery quota while holding a
+#: message; past it the row is put off until then (never beyond half its lease).
+QUOTA_WAIT = 30.0
 
 
 class Dispatcher:
@@ -37,6 +41,7 @@ class Dispatcher:
         self.host = host
         self.settings = host.config.outbox
         self.limiter: RateLimiter | None = build(host.config.rate_limits)
+        self.quota: DeliveryQuota | None = build_quota(host.config.rate_limits, self.limiter.windows if self.limiter else None)
         self._sleep = sleep
         self._lock = threading.RLock()
         self._outbox: Outbox | None = None
@@ -69,9 +74,11 @@ class Dispatcher:
                     # behind submits, and a lost result commit only means one
                     # more attempt (a duplicate with the same Message-ID).
                     outbox = self._open_outbox(replace(self.settings, synchronous="normal"))
-                self._worker = DeliveryWorker(
-                    self.host, outbox, self.settings, threads=self.worker_threads(), limiter=self.limiter
-                )
+                threads = self.worker_threads()
+                if self.quota is None:
+                    self._worker = DeliveryWorker(self.host, outbox, self.settings, threads=threads, limiter=self.limiter)
+                else:
+                    self._worker = QuotaWorker(self.quota, self.host, outbox, self.settings, threads=threads, limiter=self.limiter)
             return self._worker
 
     def worker_threads(self) -> int:
@@ -111,6 +118,10 @@ class Dispatcher:
             self.limiter.acquire(message, template)
         started = time.monotonic()
         deadline = started + self.settings.sync_deadline
+        if self.quota is not None:
+            wait = self.quota.wait(len(message.recipients), deadline - time.monotonic(), self._sleep)
+            if wait:
+                raise self.quota.refusal(wait)
         backoff = Backoff(self.settings.sync_backoff, max(self.settings.sync_backoff, self.settings.sync_deadline))
         accepted: list[str] = []
         refused: Refusals = {}
@@ -123,7 +134,8 @@ class Dispatcher:
             if time.monotonic() + delay >= deadline:
                 return False
             self._sleep(delay)
-            return True
+            quota = self.quota
+            return quota is None or not quota.wait(len(outcome.retry), deadline - time.monotonic(), self._sleep)
 
         while True:
             attempt += 1
@@ -235,6 +247,34 @@ class Dispatcher:
             if left:
                 log.error("in-memory outbox closed with %d undelivered message(s); they are lost", left)
             outbox.close()
+
+
+class QuotaWorker(DeliveryWorker):
+    """A worker that takes room under the delivery quota before each attempt.
+
+    It waits for room up to :data:`QUOTA_WAIT` (a relay's per-second quota
+    frees up within a second); a longer wait would hold the row's lease, so
+    the row is put back, due when there is room, its attempt not counted.
+    """
+
+    def __init__(self, quota: DeliveryQuota, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.quota = quota
+
+    def deliver(self, entry: Entry) -> str:
+        wait = self.quota.wait(len(entry.pending), min(QUOTA_WAIT, self.settings.lease / 2))
+        if not wait:
+            return super().deliver(entry)
+        error = self.quota.refusal(wait)
+        log.info("outbox %d %s: delivery quota full; put off %.1fs", entry.id, entry.message_id, wait)
+        recorded = self.outbox.finish(
+            entry, state="queued", pending=entry.pending, accepted=entry.accepted, refused=entry.refused,
+            next_attempt=self.outbox.clock() + wait, error=error.to_dict(), rate_check=entry.rate_check, uncount=True,
+        )  # fmt: skip
+        if not recorded:
+            return "lost"
+        self.tally.add("deferred")
+        return "deferred"
 
 
 def require_file_outbox(dispatcher: Dispatcher) -> Outbox:
