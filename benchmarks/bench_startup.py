@@ -21,7 +21,7 @@ def best_wall(args: list[str], runs: int = 15) -> float:
     with tempfile.TemporaryDirectory() as cwd:
         for _ in range(runs):
             started = time.perf_counter()
-            subprocess.run(args, check=True, stdout=subprocess.DEVNULL, cwd=cwd, env=env)
+            subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
             best = min(best, time.perf_counter() - started)
     return best
 
