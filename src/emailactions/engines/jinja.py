@@ -22,10 +22,10 @@ from emailactions.hookspecs import hookimpl
 from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, active_state, current_state, formatter, plain_error
 
 
-#: Read-only methods templates may call on data; everything else is refused.
 #: What ``getattr`` finds on a plain dict (its methods, object's dunders):
 #: any other name on one is a key.
 _DICT_NAMES = frozenset(dir(dict))
+#: Read-only methods templates may call on data; everything else is refused.
 _SAFE_METHODS: dict[type, frozenset[str]] = {
     dict: frozenset({"items", "keys", "values", "get"}),
     str: frozenset({
