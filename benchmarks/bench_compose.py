@@ -78,6 +78,38 @@ def main() -> None:
         outbox.clear()
 
     show("action('external/email','send') params -> bytes (memory)", per_call(action), base, "stdlib")
+    new_address_per_message(params)
+
+
+def new_address_per_message(params: dict) -> None:
+    """Issue 17 target 1: defaults, a new recipient each time, the body seen before.
+
+    Baselines in the same run: email-validator alone on a new address, and
+    the stdlib's EmailMessage for the same message."""
+    from itertools import count
+
+    from email_validator import validate_email
+
+    from emailactions.host import ActionHost
+
+    numbers = count()
+
+    def validator_only() -> None:
+        validate_email(f"zoe{next(numbers)}@example.com", allow_smtputf8=True, check_deliverability=False)
+
+    hosts = {"defaults": ActionHost({"transports": {"default": {"backend": "memory"}}}, load_entry_points=False),
+             "rate limits off": ActionHost({"transports": {"default": {"backend": "memory"}}, "rate_limits": {"enabled": False}},
+                                           load_entry_points=False)}
+    base = per_call(validator_only)
+    show("email-validator alone, new address", base)
+    for label, host in hosts.items():
+        outbox = host.transport().outbox
+
+        def send() -> None:
+            host.action("external/email", "send", {**params, "to": f'"Zoë Ærøskøbing" <zoe{next(numbers)}@example.com>'})
+            outbox.clear()
+
+        show(f"send, new address each time, {label}", per_call(send), base, "email-validator alone")
 
 
 if __name__ == "__main__":

@@ -167,6 +167,9 @@ class ActionHost(EmailMethods):
     @property
     def dispatcher(self) -> Dispatcher:
         """Rate limits, synchronous retries, the outbox and its worker (built on first use)."""
+        dispatcher = self._dispatcher  # every send asks: no lock or import once built
+        if dispatcher is not None:
+            return dispatcher
         from emailactions.delivery.dispatcher import Dispatcher
 
         with self._lock:

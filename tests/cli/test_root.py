@@ -186,3 +186,34 @@ def test_usage_and_config_errors_exit_2_with_a_plain_message(tmp_path, args, say
     assert proc.returncode == 2 and proc.stdout == ""
     assert "Error: " in proc.stderr and says in proc.stderr
     assert not proc.stderr.lstrip().startswith("{") and "Internal Server Error" not in proc.stderr
+
+
+#: What a cold ``emailactions send`` on the console transport must not import
+#: (issue 17: a fast cold start imports nothing optional).
+OPTIONAL_MODULES = (
+    "limits", "jinja2", "pybars", "babel", "starlette", "uvicorn", "quickjs", "email_validator", "idna",
+    "importlib.metadata", "smtplib", "ssl", "emailactions.server", "emailactions.templates.service",
+    "emailactions.engines.freemarker_translate", "emailactions.cli.templates", "emailactions.cli.outbox",
+    "emailactions.cli.server", "emailactions.cli.run", "emailactions.cli.check", "emailactions.cli.tokens",
+)
+
+
+def test_a_cold_send_on_the_console_transport_imports_nothing_optional(tmp_path):
+    code = (
+        "import sys\nfrom emailactions.cli.root import main\n"
+        "try:\n    main(['send', '--from', 'a@example.com', '--to', 'Bob <bob@example.com>', '--subject', 'hi'])\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print(sorted(set(sys.modules) & set({OPTIONAL_MODULES!r})), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "EMAILACTIONS_LOAD_PLUGINS": ""}
+    env.pop("EMAILACTIONS_CONFIG", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert '"Email sent"' in proc.stdout
+    assert proc.stderr.splitlines()[-1] == "[]"
+
+
+def test_commands_from_the_clis_own_plugins_still_run_and_are_listed():
+    assert run("templates", "--help").returncode == 0
+    listed = json.loads(run("plugins").stdout)
+    assert {"emailactions.cli.templates", "emailactions.cli.outbox"} <= {p["name"] for p in listed}

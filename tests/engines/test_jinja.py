@@ -169,3 +169,16 @@ def test_loops_with_loop_variable_and_recursion_still_work():
 
 def test_filters_keep_working():
     assert render("{{ object.list|map('string')|join(',') }} {{ object.list|sum }} {{ object.list|reverse|list }}").text == "1,2,3 6 [3, 2, 1]"
+
+
+def test_dotted_lookups_on_data_match_jinjas_order_attribute_then_key():
+    """The key-lookup shortcut for plain dicts keeps Jinja's order: a dict
+    method name still finds the (unprintable) method, any other name the key."""
+    data, paths = plain_data({"items": "X", "get": "G", "name": "N", "nested": {"keys": 1, "k": 2}})
+    source = "{{ object.items }}|{{ object.get }}|{{ object.name }}|{{ object.nested.k }}|{{ object.nested.keys }}|{{ object['items'] }}|{{ object.nope }}"
+    rendered = JinjaEngine().render(source, {"object": data}, html=False, part="text", locale="en", paths=paths)
+    assert rendered.text == "||N|2||X|"
+    assert rendered.missing == ["object.nope"]
+    big, paths = plain_data({"s": "x" * 50})
+    with pytest.raises(RenderError):  # the shortcut still size-checks what it returns
+        JinjaEngine(RenderLimits(max_value_chars=10)).render("{{ object.s }}", {"object": big}, html=False, part="text", locale="en", paths=paths)

@@ -132,6 +132,34 @@ def test_password_checked_by_hash_once_then_by_hmac(monkeypatch):
     assert len(calls) == 2
 
 
+def test_concurrent_logins_with_the_same_credentials_hash_once(monkeypatch):
+    import threading
+    import time
+
+    auth = make_auth()
+    calls = []
+    real = PasswordHash.verify
+
+    def slow(self, pw):
+        calls.append(pw)
+        time.sleep(0.2)  # a slow hash: the other threads arrive while it runs
+        return real(self, pw)
+
+    monkeypatch.setattr(PasswordHash, "verify", slow)
+    headers = {"x-openidm-username": "mailer", "x-openidm-password": "mailer-pass"}
+    names = []
+    threads = [threading.Thread(target=lambda: names.append(auth.authenticate(headers, "c").name)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert names == ["mailer"] * 8 and len(calls) == 1
+    # A wrong password waiting behind it is still hashed, and refused.
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate({**headers, "x-openidm-password": "other"}, "c")
+    assert len(calls) == 2
+
+
 def test_unknown_user_costs_a_hash_check_too(monkeypatch):
     auth = make_auth()
     calls = []

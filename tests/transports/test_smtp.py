@@ -452,3 +452,26 @@ def test_missing_starttls_hint_names_the_compatibility_option(smtp_server):
     with pytest.raises(TLSError) as info:
         transport.send(make_message())
     assert "transports.default.starttls_required = false" in info.value.hint
+
+
+@pytest.mark.parametrize("advertised", [True, False], ids=["PIPELINING offered", "not offered"])
+def test_a_refused_rcpt_among_accepted_ones_with_and_without_pipelining(smtp_server, advertised):
+    """Issue 17: per-recipient results stay right whether the envelope goes in one write or not."""
+    from emailactions.mime.compose import compose
+    from emailactions.params.addresses import Address
+    from emailactions.params.send import Body, SendRequest
+
+    smtp_server.handler.pipelining = advertised
+    smtp_server.handler.rcpt_reply = lambda a: "550 5.1.1 no such user" if a.startswith("gone") else None
+    to = tuple(Address(f"{name}@example.com") for name in ("a1", "gone1", "a2", "a3"))
+    message = compose(SendRequest(sender=Address("openidm@example.com"), to=to, subject="s", bodies=(Body("plain", "b"),)))
+    with SMTPTransport(host="127.0.0.1", port=smtp_server.port) as transport:
+        result = transport.send(message)
+        conn, _ = transport._acquire(None)
+        assert conn.has_extn("pipelining") is advertised
+        transport._release(conn, True)
+        transport.send(make_message(1))  # the connection is still in step
+        assert transport.connections_opened == 1
+    assert result.accepted == ["a1@example.com", "a2@example.com", "a3@example.com"]
+    assert {a: (r.code, r.text) for a, r in result.refused.items()} == {"gone1@example.com": (550, "5.1.1 no such user")}
+    assert [m.rcpt_tos for m in smtp_server.messages] == [list(result.accepted), ["user1@example.com", "audit@example.com"]]

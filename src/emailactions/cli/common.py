@@ -30,11 +30,22 @@ COMMAND_PLUGINS: tuple[str, ...] = (
 )
 
 
-def plugin_manager(plugins: Iterable[object] = ()) -> Any:
-    """The CLI's manager: the built-ins, the CLI's own plugins, installed ones, then ``plugins``."""
+def plugin_manager(plugins: Iterable[object] = (), *, commands: bool = True) -> Any:
+    """The CLI's manager: the built-ins, the CLI's own plugins (unless not ``commands``:
+    :func:`add_command_plugins` adds them when a command needs them), installed ones, then ``plugins``."""
     from emailactions import plugins as loader
 
-    return loader.get_plugin_manager(builtins=(*loader.DEFAULT_PLUGINS, *COMMAND_PLUGINS), plugins=plugins)
+    builtins = (*loader.DEFAULT_PLUGINS, *COMMAND_PLUGINS) if commands else loader.DEFAULT_PLUGINS
+    return loader.get_plugin_manager(builtins=builtins, plugins=plugins)
+
+
+def add_command_plugins(pm: Any, cli: click.Group) -> None:
+    """Register the CLI's own plugins into ``pm`` and let them add their commands to ``cli``, once."""
+    if all(pm.has_plugin(name) for name in COMMAND_PLUGINS):
+        return
+    pm.register_builtins(COMMAND_PLUGINS)
+    others = [plugin for name, plugin in pm.list_name_plugin() if name not in COMMAND_PLUGINS]
+    pm.subset_hook_caller("register_commands", remove_plugins=others)(cli=cli)
 
 
 class State:

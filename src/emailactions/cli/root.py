@@ -13,12 +13,37 @@ from typing import Any, Iterable
 
 import click
 
-from emailactions.cli.common import State, accept_language, fail, no_wait, parse_json, plugin_manager, read_file, run_action
+from emailactions.cli.common import State, accept_language, add_command_plugins, fail, no_wait, parse_json, plugin_manager, read_file, run_action
 from emailactions.cli.logs import LEVELS, CliLogging, level_from
 from emailactions.errors import ConfigError, EmailActionsError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: The group's own commands: they need none of the CLI's command plugins.
+OWN_COMMANDS = frozenset({"send", "action"})
+
+
+class Commands(click.Group):
+    """The root group. The CLI's own command plugins (templates, outbox, serve...)
+    are imported only when a command other than ``send`` or ``action`` runs, or
+    the commands are listed: a cold ``emailactions send`` loads none of them."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in OWN_COMMANDS:
+            self._add_plugins(ctx)
+        return super().resolve_command(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugins(ctx)
+        return super().list_commands(ctx)
+
+    def _add_plugins(self, ctx: click.Context) -> None:
+        obj = ctx.find_root().obj  # main()'s manager, or the State built from it
+        pm = getattr(obj, "plugin_manager", obj)
+        if pm is not None:
+            add_command_plugins(pm, self)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--conf", type=click.Path(file_okay=False), help="An IDM conf/ folder (external.email.json, emailTemplate-*.json).")
 @click.option("--config", type=click.Path(dir_okay=False), help="An emailactions.toml file.")
 @click.option("-v", "--verbose", count=True, help="Log more on stderr: -v INFO, -vv DEBUG with the SMTP dialogue (credentials masked).")
@@ -113,7 +138,7 @@ def main(argv: list[str] | None = None, *, plugins: Iterable[object] = ()) -> No
     hooks reach the host the commands use, through the same manager.
     """
     try:
-        pm = plugin_manager(plugins)
+        pm = plugin_manager(plugins, commands=False)
         pm.hook.register_commands(cli=cli)
     except ConfigError as exc:
         click.echo(f"Error: {exc.message}", err=True)

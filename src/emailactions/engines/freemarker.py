@@ -27,7 +27,6 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from emailactions.engines.base import FORMATTERS, current_state, formatter
-from emailactions.engines.freemarker_translate import translate
 from emailactions.engines.jinja import JinjaEngine, _runtime
 from emailactions.errors import RenderError
 from emailactions.hookspecs import hookimpl
@@ -349,6 +348,8 @@ class FreeMarkerEngine(JinjaEngine):
 
     def compile_source(self, source: str, *, html: bool) -> Any:
         """Translate (refusing what is outside the subset), then compile in the sandbox."""
+        from emailactions.engines.freemarker_translate import translate  # only when a template compiles
+
         jinja = translate(source, max_nesting=self.limits.max_nesting, max_tags=self.limits.max_tags)
         return super().compile_source(jinja, html=html)
 

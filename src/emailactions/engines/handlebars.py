@@ -333,9 +333,19 @@ def _budget_strlist() -> type:
     class BudgetStrlist(pybars.strlist):
         """pybars3's output list, charging each piece to the render budget."""
 
-        def append(self, thing: Any) -> None:
+        def append(self, thing: Any, _append: Callable[[list, Any], None] = list.append) -> None:
             current_state().charge(len(thing) if isinstance(thing, str) else 1)
-            super().append(thing)
+            _append(self, thing)
+
+        def grow(self, thing: Any, _append: Callable[[list, Any], None] = list.append) -> None:
+            # pybars3's grow, one call shallower per piece (the hot path of
+            # every render): a string is charged and appended, a list is flattened.
+            if type(thing) is str:
+                current_state().charge(len(thing))
+                _append(self, thing)
+            else:
+                for element in thing:
+                    self.grow(element)
 
     return BudgetStrlist
 

@@ -22,6 +22,9 @@ from emailactions.hookspecs import hookimpl
 from emailactions.engines.base import FORMATTERS, RenderLimits, RenderState, TemplateEngine, active_state, current_state, formatter, plain_error
 
 
+#: What ``getattr`` finds on a plain dict (its methods, object's dunders):
+#: any other name on one is a key.
+_DICT_NAMES = frozenset(dir(dict))
 #: Read-only methods templates may call on data; everything else is refused.
 _SAFE_METHODS: dict[type, frozenset[str]] = {
     dict: frozenset({"items", "keys", "values", "get"}),
@@ -229,6 +232,10 @@ def _runtime() -> Any:
             return current_state().check_value(value)
 
         def getattr(self, obj: Any, attribute: str) -> Any:
+            # ``object.name`` on the plain data (exact dicts) is a key lookup:
+            # the sandbox would try the attribute, fail, then index, at twice the cost.
+            if type(obj) is dict and attribute not in _DICT_NAMES and attribute in obj:
+                return current_state().check_value(obj[attribute])
             return current_state().check_value(super().getattr(obj, attribute))
 
         def getitem(self, obj: Any, argument: Any) -> Any:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from emailactions.errors import InvalidParams
+from emailactions.params.address_fastpath import plain_spec
 
 # C0 controls but TAB, DEL, NEL and the Unicode line/paragraph separators: any
 # of these in a header value could end the header or smuggle a new one in.
@@ -98,6 +99,8 @@ def split_address_list(value: str) -> list[str]:
     """
     if not _NEEDS_SCAN.search(value):
         return [item.strip() for item in _SEPARATORS.split(value) if item.strip()]
+    if "," not in value and ";" not in value:  # one "Name" <addr>: nothing to split on
+        return [value.strip()] if value.strip() else []
     items: list[str] = []
     start = 0
     quoted = escaped = False
@@ -165,6 +168,9 @@ _MAX_LOCAL_OCTETS = 64
 
 def _validate(addr: str) -> str:
     """The addr-spec as sent: email-validator's syntax check, IDNA 2008 domain."""
+    spec = plain_spec(addr)
+    if spec is not None:
+        return spec
     from email_validator import EmailNotValidError, validate_email
 
     local, _, domain = addr.rpartition("@")

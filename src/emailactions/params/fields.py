@@ -12,6 +12,7 @@ caller's wording is part of its contract.
 
 from __future__ import annotations
 
+from collections import abc
 from typing import Any, Collection, Iterable, Mapping
 
 from emailactions.errors import InvalidParams
@@ -54,6 +55,21 @@ def refuse_unknown(names: Iterable[Any], allowed: Collection[str], *, where: str
     raise InvalidParams(f"Unknown parameter(s): {', '.join(unknown)}", param=unknown[0], unknown=unknown)
 
 
+#: id(spec) -> (spec, alias -> name): the specs are module constants, asked
+#: on every send; the spec is kept so that its id cannot be reused.
+_ALIASES: dict[int, tuple[Mapping[str, tuple[str, ...]], dict[str, str]]] = {}
+
+
+def _aliases(spec: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    entry = _ALIASES.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    known = {alias: name for name, aliases in spec.items() for alias in aliases}
+    if len(_ALIASES) < 32:
+        _ALIASES[id(spec)] = (spec, known)
+    return known
+
+
 def pick(params: Any, spec: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     """Params under their canonical names, from ``spec``: name -> accepted spellings.
 
@@ -61,9 +77,9 @@ def pick(params: Any, spec: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     is refused rather than guessed. Unknown names are refused, all listed.
     ``None`` values are dropped, as if not given.
     """
-    if not isinstance(params, Mapping):
+    if not isinstance(params, abc.Mapping):  # the abc: typing's alias checks slower
         raise InvalidParams("Action params must be an object", param="params")
-    known = {alias: name for name, aliases in spec.items() for alias in aliases}
+    known = _aliases(spec)
     refuse_unknown(params, known)
     picked: dict[str, Any] = {}
     for key, value in params.items():

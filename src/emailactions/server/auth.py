@@ -75,6 +75,8 @@ class Authenticator:
         self._process_key = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        #: Per configured user name: held while its password is hashed.
+        self._hashing: dict[str, threading.Lock] = {}
         # What an unknown user's password is checked against: the cost of a
         # configured user's hash, a digest that matches nothing.
         model = next(iter(settings.users.values())).password if settings.users else None
@@ -139,11 +141,22 @@ class Authenticator:
             known = self._verified.get(username)
         if user is not None and known is not None and hmac.compare_digest(known, tag):
             return Principal(user.name, "user", user.permissions, user.senders, user.email)
-        ok = (user.password if user is not None else self._decoy).verify(password)
-        if user is None or not ok:
+        if user is None:
+            self._decoy.verify(password)
             raise NotAuthenticated(ACCESS_DENIED)
+        # One slow hash per user at a time: 20 connections opening at once with
+        # the same credentials wait for the first hash, then hit the cache,
+        # instead of running 20 scrypts (32 MB each) side by side.
         with self._lock:
-            self._verified[username] = tag
+            single = self._hashing.setdefault(username, threading.Lock())
+        with single:
+            with self._lock:
+                known = self._verified.get(username)
+            if known is None or not hmac.compare_digest(known, tag):
+                if not user.password.verify(password):
+                    raise NotAuthenticated(ACCESS_DENIED)
+                with self._lock:
+                    self._verified[username] = tag
         return Principal(user.name, "user", user.permissions, user.senders, user.email)
 
     def _api_key(self, key: str) -> Principal:
