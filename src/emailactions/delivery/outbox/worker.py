@@ -4,6 +4,11 @@ Each thread claims one message at a time (with a lease), sends it through
 ``host.deliver`` (so ``message_sent`` / ``send_failed`` fire for every
 attempt), and records the outcome: sent, failed, or queued again after a
 backoff for the recipients that may still take it.
+
+Beside them, a housekeeping thread beats the worker's heartbeat and releases
+the leases of workers (on any host) silent for ``dead_after``, and a
+listener wakes idle threads when the outbox announces new mail (PostgreSQL's
+``LISTEN``); polling every ``poll_interval`` stays the fallback.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Any
 from emailactions.config import OutboxConfig
 from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, Refusal, Refusals, TransportError
 from emailactions.delivery.outbox.entry import Entry, worker_id
-from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.ratelimit import RateLimiter
 from emailactions.delivery.retry import Backoff, classify, reply_of
 
@@ -57,7 +61,7 @@ class DeliveryWorker:
     def __init__(
         self,
         host: Any,
-        outbox: Outbox,
+        outbox: Any,
         settings: OutboxConfig,
         *,
         threads: int,
@@ -88,11 +92,17 @@ class DeliveryWorker:
         if self._threads:
             return
         self._stop.clear()
-        reclaimed = self.outbox.reclaim_dead()
+        try:
+            reclaimed = self.outbox.reclaim_dead()
+        except EmailActionsError as exc:  # the database is away: the threads retry on their own
+            log.error("outbox %s: %s", self.outbox.where, exc.message)
+            reclaimed = 0
         if reclaimed:
             log.warning("outbox %s: reclaimed %d in-flight message(s) of dead workers", self.outbox.where, reclaimed)
-        for n in range(self.threads):
-            thread = threading.Thread(target=self._run, name=f"emailactions-worker-{n}", daemon=True)
+        targets = [(f"emailactions-worker-{n}", self._run) for n in range(self.threads)]
+        targets += [("emailactions-heartbeat", self._housekeeping), ("emailactions-listen", self._listen)]
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -118,6 +128,33 @@ class DeliveryWorker:
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
+
+    def _housekeeping(self) -> None:
+        """Heartbeat, and release the leases of workers silent for ``dead_after``."""
+        interval = max(0.05, self.settings.dead_after / 3)
+        while not self._stop.is_set():
+            try:
+                self.outbox.heartbeat(self.id)
+                released = self.outbox.release_dead(self.settings.dead_after)
+                if released:
+                    log.warning("outbox %s: released %d lease(s) of silent workers", self.outbox.where, released)
+                    self.wake()
+            except EmailActionsError as exc:
+                log.error("outbox %s: heartbeat failed: %s", self.outbox.where, exc.message)
+            except Exception:  # noqa: BLE001
+                log.exception("outbox %s: heartbeat error; carrying on", self.outbox.where)
+            self._stop.wait(interval)
+        try:
+            self.outbox.retire(self.id)
+        except EmailActionsError:
+            pass  # silent from now on: others release whatever it still holds after dead_after
+
+    def _listen(self) -> None:
+        """Wake idle threads when the outbox announces new mail (returns at once if it cannot)."""
+        try:
+            self.outbox.listen(self.wake, self._stop)
+        except Exception:  # noqa: BLE001
+            log.exception("outbox %s: listener failed; polling only", self.outbox.where)
 
     def _run(self) -> None:
         while not self._stop.is_set():
