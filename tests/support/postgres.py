@@ -97,6 +97,15 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def create_schema(self, dbname: str = "postgres") -> str:
+        """A fresh schema in ``dbname`` (much faster than a database); a URL whose search_path is it."""
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.url(dbname), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self.url(dbname)}?options=-csearch_path%3D{name}"
+
     def stop(self) -> None:
         pid = self.pid
         if pid is not None:

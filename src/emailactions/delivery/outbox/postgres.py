@@ -84,6 +84,7 @@ class PostgresOutbox:
         self._fixed_clock = clock
         self._skew = 0.0
         self._timeout = connect_timeout
+        self._pool_timeout = pool_module.PoolTimeout
         self._pool = pool_module.ConnectionPool(
             url,
             min_size=1,
@@ -97,9 +98,10 @@ class PostgresOutbox:
             name="emailactions-outbox",
         )
         try:
-            self._pool.open(wait=True, timeout=connect_timeout)
+            with self._errors():
+                self._pool.open(wait=True, timeout=connect_timeout)
             with self._sql() as db:
-                db_now = db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").fetchone()[0]
+                db_now = db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 AS t").fetchone()["t"]
             self._skew = db_now - time.time()
             if migrate:
                 self.migrate()
@@ -119,19 +121,22 @@ class PostgresOutbox:
     @contextmanager
     def _sql(self) -> Iterator[Any]:
         """A pooled connection (autocommit), with driver errors mapped at this boundary."""
+        with self._errors(), self._pool.connection(timeout=self._timeout) as conn:
+            conn.row_factory = self.psycopg.rows.dict_row
+            yield conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver and pool errors as outbox errors: unreachable is 503 (try again), the rest 500."""
         psycopg = self.psycopg
         try:
-            with self._pool.connection(timeout=self._timeout) as conn:
-                conn.row_factory = psycopg.rows.dict_row
-                yield conn
+            yield
         except psycopg.OperationalError as exc:
             raise OutboxUnavailable(f"The outbox database {self.where} is unavailable: {exc}", path=self.where) from exc
         except psycopg.Error as exc:
             raise OutboxError(f"Outbox {self.where} failed: {exc}", path=self.where) from exc
-        except Exception as exc:
-            if type(exc).__name__ == "PoolTimeout":
-                raise OutboxUnavailable(f"The outbox database {self.where} is unavailable: {exc}", path=self.where) from exc
-            raise
+        except self._pool_timeout as exc:  # no connection came in time: the server is away
+            raise OutboxUnavailable(f"The outbox database {self.where} is unavailable: {exc}", path=self.where) from exc
 
     def close(self) -> None:
         """Close every connection; idempotent."""
