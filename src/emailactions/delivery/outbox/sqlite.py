@@ -61,6 +61,7 @@ class Outbox:
         *,
         synchronous: str = "full",
         clock: Callable[[], float] = time.time,
+        migrate: bool = True,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.clock = clock
@@ -82,7 +83,8 @@ class Outbox:
             # loss, not only a crash. NORMAL is enough where a lost commit only
             # means a message is tried once more (worker state changes).
             self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            self._migrate(self._db)
+            if migrate:
+                self._migrate(self._db)
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"Cannot open the outbox {self.where}: {exc}", path=self.where) from exc
 
