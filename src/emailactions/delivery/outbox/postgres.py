@@ -97,17 +97,15 @@ class PostgresOutbox:
             open=False,
             name="emailactions-outbox",
         )
-        try:
-            with self._errors():
-                self._pool.open(wait=True, timeout=connect_timeout)
-            with self._sql() as db:
-                db_now = db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 AS t").fetchone()["t"]
+        # One direct connection first: a database that refuses it is a 503
+        # now, not after the pool's connect timeout.
+        with self._errors(), self.psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout))) as db:
+            db.row_factory = self.psycopg.rows.dict_row
+            db_now = db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 AS t").fetchone()["t"]
             self._skew = db_now - time.time()
             if migrate:
-                self.migrate()
-        except BaseException:
-            self._pool.close()
-            raise
+                self._migrate(db)
+        self._pool.open(wait=False)
 
     # -- plumbing --------------------------------------------------------
 
@@ -152,7 +150,11 @@ class PostgresOutbox:
 
     def migrate(self) -> list[int]:
         """Bring the schema up to date (one transaction, serialized by an advisory lock); the versions applied."""
-        with self._sql() as db, db.transaction():
+        with self._sql() as db:
+            return self._migrate(db)
+
+    def _migrate(self, db: Any) -> list[int]:
+        with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(hashtext('emailactions_outbox_schema'))")
             exists = db.execute("SELECT to_regclass('emailactions_outbox_schema') IS NOT NULL AS e").fetchone()["e"]
             current = 0
