@@ -235,3 +235,12 @@ class OutboxContract:
     def test_migrate_twice_changes_nothing(self, outbox):
         assert outbox.migrate() == []
         assert outbox.schema_version() == self.latest
+
+    def test_a_claim_whose_answer_was_lost_is_released_by_its_own_worker(self, outbox, clock):
+        lost, working = (outbox.add(message(n), transport=None, max_age=60) for n in (1, 2))
+        outbox.claim("w:1:a", limit=2, lease=900)  # committed, but say the answer never came back
+        clock.now += 5
+        assert outbox.release_orphans("w:1:a", [working], older_than=10) == 0  # too recent to tell
+        clock.now += 6
+        assert outbox.release_orphans("w:1:a", [working], older_than=10) == 1
+        assert [e.id for e in outbox.claim("w:1:a", limit=5, lease=900)] == [lost]

@@ -154,12 +154,14 @@ def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: boo
     stop = threading.Event()
 
     def call(host: Any) -> Any:
-        outbox = _file_outbox(host)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        outbox = _wait_for_outbox(host, stop)
+        if outbox is None:  # stopped before the outbox could be reached
+            return {"status": "OK", "worker": None, "sent": 0, "failed": 0, "retrying": 0, "deferred": 0}
         worker = host.dispatcher.worker
         if threads is not None:
             worker.threads = threads
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
         worker.start()
         logging.getLogger("emailactions.outbox").info(
             "worker %s delivering %s with %d thread(s)", worker.id, outbox.where, worker.threads
@@ -171,6 +173,23 @@ def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: boo
         return {"status": "OK", "worker": worker.id, **worker.tally.to_dict(), "counts": outbox.counts()}
 
     run_action(ctx, call)
+
+
+def _wait_for_outbox(host: Any, stop: threading.Event) -> Any:
+    """The shared outbox, waiting while its database is away: a worker started
+    during an outage (or a failover) starts delivering when it is back."""
+    from emailactions.errors import OutboxUnavailable
+
+    log = logging.getLogger("emailactions.outbox")
+    while True:
+        try:
+            outbox = _file_outbox(host)
+            host.dispatcher.worker  # opens the worker's own connection too
+            return outbox
+        except OutboxUnavailable as exc:
+            log.error("%s; trying again", exc.message)
+            if stop.wait(max(1.0, host.config.outbox.poll_interval)):
+                return None
 
 
 @hookimpl

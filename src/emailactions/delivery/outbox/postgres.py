@@ -311,6 +311,19 @@ class PostgresOutbox:
                 "UPDATE emailactions_outbox SET lease_until = 0 WHERE state = 'in-flight' AND worker = ANY(%s)", (dead,)
             ).rowcount
 
+    def release_orphans(self, worker: str, keep: Iterable[int], older_than: float) -> int:
+        """Expire ``worker``'s leases on rows it is not working on, claimed over ``older_than`` seconds ago.
+
+        A claim whose commit reached the database but whose answer was lost
+        (the connection died) would otherwise sit out the whole lease.
+        """
+        with self._sql() as db:
+            return db.execute(
+                "UPDATE emailactions_outbox SET lease_until = 0 WHERE state = 'in-flight' AND worker = %(w)s"
+                f" AND id <> ALL(%(keep)s) AND updated < {NOW} - %(older)s",
+                {"now": self._now(), "w": worker, "keep": list(keep), "older": older_than},
+            ).rowcount
+
     def reclaim_dead(self, *, own_pid: int | None = None) -> int:
         """Expire the leases of workers on this machine whose process is gone."""
         with self._sql() as db:

@@ -310,6 +310,17 @@ class Outbox:
             dead = [r[0] for r in db.execute("DELETE FROM workers WHERE heartbeat < ? RETURNING id", (self.clock() - dead_after,))]
         return self._expire_leases(dead)
 
+    def release_orphans(self, worker: str, keep: Iterable[int], older_than: float) -> int:
+        """Expire ``worker``'s leases on rows it is not working on, claimed over ``older_than`` seconds ago
+        (a claim committed whose answer never came back)."""
+        keep = list(keep)
+        with self._sql() as db:
+            return db.execute(
+                "UPDATE messages SET lease_until = 0 WHERE state = 'in-flight' AND worker = ? AND updated < ?"
+                f" AND id NOT IN ({', '.join('?' * len(keep))})",
+                (worker, self.clock() - older_than, *keep),
+            ).rowcount
+
     def _expire_leases(self, workers: list[str]) -> int:
         if not workers:
             return 0

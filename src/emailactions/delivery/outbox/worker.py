@@ -84,6 +84,9 @@ class DeliveryWorker:
         self._busy = 0
         self._busy_lock = threading.Condition()
         self._local = threading.local()
+        #: Ids this worker's threads claimed and have not finished: the rest of
+        #: its in-flight rows are orphans of a claim whose answer was lost.
+        self._holding: set[int] = set()
 
     # -- running ---------------------------------------------------------
 
@@ -136,6 +139,9 @@ class DeliveryWorker:
             try:
                 self.outbox.heartbeat(self.id)
                 released = self.outbox.release_dead(self.settings.dead_after)
+                with self._busy_lock:
+                    holding = list(self._holding)
+                released += self.outbox.release_orphans(self.id, holding, self.settings.dead_after)
                 if released:
                     log.warning("outbox %s: released %d lease(s) of silent workers", self.outbox.where, released)
                     self.wake()
@@ -202,6 +208,7 @@ class DeliveryWorker:
             return False
         with self._busy_lock:
             self._busy += 1
+            self._holding.update(e.id for e in claimed)
         try:
             for n, entry in enumerate(claimed):
                 # A batch shares one lease: renew it before each later entry, or
@@ -212,6 +219,7 @@ class DeliveryWorker:
         finally:
             with self._busy_lock:
                 self._busy -= 1
+                self._holding.difference_update(e.id for e in claimed)
                 self._busy_lock.notify_all()
         return True
 
@@ -244,6 +252,15 @@ class DeliveryWorker:
 
     def deliver(self, entry: Entry) -> str:
         """One attempt at a claimed message; returns the outcome recorded."""
+        if entry.attempts > self.settings.max_attempts:
+            # Claims count attempts before sending: a message whose every
+            # attempt killed its worker (a poison message) stops here.
+            exc = TransportError(
+                f"Gave up after {entry.attempts - 1} attempt(s) that never reported back (the worker died each time)",
+                transport=entry.transport,
+            )
+            refused = {**entry.refused, **dict.fromkeys(entry.pending, Refusal(451, exc.message))}
+            return self._final(entry, list(entry.accepted), refused, exc)
         if entry.rate_check and self.limiter is not None:
             try:
                 self.limiter.acquire(entry.message(), entry.template)
