@@ -119,6 +119,13 @@ class DeliveryWorker:
             self._woken = True
             self._wake.notify_all()
 
+    def _wake_one(self) -> None:
+        """Another host queued mail: one idle thread looks (every thread of every
+        worker claiming at each insert would only contend for one row)."""
+        with self._wake:
+            self._woken = True
+            self._wake.notify()
+
     def stop(self, timeout: float | None = 10.0) -> None:
         """Stop claiming; wait up to ``timeout`` for sends in progress to finish.
 
@@ -158,7 +165,7 @@ class DeliveryWorker:
     def _listen(self) -> None:
         """Wake idle threads when the outbox announces new mail (returns at once if it cannot)."""
         try:
-            self.outbox.listen(self.wake, self._stop)
+            self.outbox.listen(self._wake_one, self._stop)
         except Exception:  # noqa: BLE001
             log.exception("outbox %s: listener failed; polling only", self.outbox.where)
 
