@@ -37,7 +37,7 @@ def postgresql(settings: Any) -> Any:
     if settings.url is None:
         raise ConfigError("The outbox backend 'postgresql' needs [outbox] url (or EMAILACTIONS_OUTBOX)", key="outbox.url")
     # Every delivery thread and a few submitters may hold a connection at once.
-    return PostgresOutbox(settings.url, pool_size=(settings.workers or 4) + 4)
+    return PostgresOutbox(settings.url, pool_size=(settings.workers or 4) + 4, synchronous=settings.synchronous)
 
 
 @hookimpl(trylast=True)

@@ -77,6 +77,7 @@ class PostgresOutbox:
         connect_timeout: float = 5.0,
         clock: Callable[[], float] | None = None,
         migrate: bool = True,
+        synchronous: str = "full",
     ) -> None:
         self.psycopg, pool_module = _psycopg()
         self.url = url
@@ -89,10 +90,17 @@ class PostgresOutbox:
             url,
             min_size=1,
             max_size=max(2, pool_size),
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
-            # A connection the server dropped (restart, pg_terminate_backend)
-            # is found here and replaced, not handed to a caller.
-            check=pool_module.ConnectionPool.check_connection,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, int(connect_timeout)),
+                # "normal" (workers' results): a commit lost in a crash only means
+                # one more attempt, with the same Message-ID; submits keep "full".
+                **({"options": "-c synchronous_commit=off"} if synchronous == "normal" else {}),
+            },
+            # A connection the server dropped (restart, pg_terminate_backend) is
+            # found here and replaced, not handed to a submitter. Workers skip
+            # the extra round trip: they retry a failed claim or result anyway.
+            check=pool_module.ConnectionPool.check_connection if synchronous == "full" else None,
             timeout=connect_timeout,
             open=False,
             name="emailactions-outbox",

@@ -213,14 +213,16 @@ class DeliveryWorker:
         self._local.batch = min(batch * 2, MAX_BATCH) if len(claimed) == batch else 1
         if not claimed:
             return False
+        if len(claimed) == batch:
+            self._wake_one()  # a backlog: bring in an idle sibling rather than wait for its poll
         with self._busy_lock:
             self._busy += 1
             self._holding.update(e.id for e in claimed)
         try:
             for n, entry in enumerate(claimed):
-                # A batch shares one lease: renew it before each later entry, or
+                # A batch shares one lease: renew it once half of it is spent, or
                 # skip the entry if it ran out (another worker may have it now).
-                if n and not self.outbox.renew(entry, lease=self.settings.lease):
+                if n and self._half_spent(entry) and not self.outbox.renew(entry, lease=self.settings.lease):
                     continue
                 self.deliver(entry)
         finally:
@@ -229,6 +231,9 @@ class DeliveryWorker:
                 self._holding.difference_update(e.id for e in claimed)
                 self._busy_lock.notify_all()
         return True
+
+    def _half_spent(self, entry: Entry) -> bool:
+        return entry.lease_until is None or entry.lease_until - self.outbox.clock() < self.settings.lease / 2
 
     def drain(self, timeout: float | None = None) -> dict[str, int]:
         """Deliver every message due now (in ``threads`` threads) and return a tally.
