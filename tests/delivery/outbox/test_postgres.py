@@ -107,3 +107,15 @@ def test_an_unreachable_database_is_a_503_naming_it_without_the_password():
     assert "s3cret" not in info.value.message and "mail:***@127.0.0.1" in info.value.detail["path"]
     assert time.monotonic() - started < 10
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_workers_connections_skip_the_fsync_wait_and_keep_the_urls_options(url):
+    # "normal" is what the dispatcher opens its worker's outbox with: a lost result is one more attempt.
+    for synchronous, expected in (("normal", "off"), ("full", "on")):
+        outbox = PostgresOutbox(url, synchronous=synchronous)
+        try:
+            with outbox._sql() as db:
+                assert db.execute("SHOW synchronous_commit").fetchone()["synchronous_commit"] == expected
+            assert outbox.add(message(), transport=None, max_age=60)  # the URL's search_path still holds
+        finally:
+            outbox.close()

@@ -90,13 +90,11 @@ class PostgresOutbox:
             url,
             min_size=1,
             max_size=max(2, pool_size),
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(1, int(connect_timeout)),
-                # "normal" (workers' results): a commit lost in a crash only means
-                # one more attempt, with the same Message-ID; submits keep "full".
-                **({"options": "-c synchronous_commit=off"} if synchronous == "normal" else {}),
-            },
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
+            # "normal" (workers' results): a commit lost in a crash only means one
+            # more attempt, with the same Message-ID; submits keep "full". A SET,
+            # not libpq options, so the URL's own options stay.
+            configure=_no_fsync_wait if synchronous == "normal" else None,
             # A connection the server dropped (restart, pg_terminate_backend) is
             # found here and replaced, not handed to a submitter. Workers skip
             # the extra round trip: they retry a failed claim or result anyway.
@@ -445,6 +443,10 @@ class PostgresOutbox:
         """Messages queued or in flight."""
         counts = self.counts()
         return counts["queued"] + counts["in-flight"]
+
+
+def _no_fsync_wait(conn: Any) -> None:
+    conn.execute("SET synchronous_commit = off")
 
 
 def _selection(ids: list[int], states: list[str]) -> tuple[str, dict[str, Any]]:
