@@ -39,6 +39,16 @@ def server_tls(ca) -> ssl.SSLContext:
     return ctx
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the session, on loopback; a missing install fails here, never skips."""
+    from support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SMTPServer]:
     """A plain SMTP server with SMTPUTF8."""

@@ -22,7 +22,8 @@
     │   └── UnsupportedMediaType      415  unsupported_media_type
     ├── RateLimited                   429  rate_limited
     ├── OutboxError                   500  outbox_error
-    │   └── OutboxEntryNotFound       404  outbox_entry_not_found
+    │   ├── OutboxEntryNotFound       404  outbox_entry_not_found
+    │   └── OutboxUnavailable         503  outbox_unavailable
     ├── TemplateError                 400  template_error
     │   ├── TemplateNotFound          404  template_not_found
     │   ├── TemplateDisabled          400  template_disabled
@@ -91,6 +92,7 @@ __all__ = [
     "RateLimited",
     "OutboxError",
     "OutboxEntryNotFound",
+    "OutboxUnavailable",
     "TemplateError",
     "TemplateNotFound",
     "TemplateDisabled",
@@ -377,6 +379,15 @@ class OutboxEntryNotFound(OutboxError):
 
     code = 404
     kind = "outbox_entry_not_found"
+
+
+class OutboxUnavailable(OutboxError):
+    """The outbox database cannot be reached (restarting, failing over): nothing
+    was stored, so the caller may submit again (with an ``idempotencyKey`` to be
+    sure of one message)."""
+
+    code = 503
+    kind = "outbox_unavailable"
 
 
 class TemplateError(EmailActionsError):

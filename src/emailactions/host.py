@@ -101,7 +101,7 @@ class ActionHost(EmailMethods):
         self._dispatcher: Dispatcher | None = None
         # Mail left in an outbox file by an earlier run goes out without
         # waiting for the next send; an in-memory outbox starts on first submit.
-        if self.config.outbox.path is not None and self.config.outbox.autostart:
+        if (self.config.outbox.path is not None or self.config.outbox.url is not None) and self.config.outbox.autostart:
             self.dispatcher.start()
 
     @property

@@ -23,7 +23,16 @@ def commands():
     get_plugin_manager(load_entry_points=False, builtins=COMMAND_PLUGINS).hook.register_commands(cli=cli)
 
 
-def toml_config(tmp_path: Path, port: int, **outbox) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request) -> dict:
+    """Where the shared outbox is: a SQLite file, or a fresh schema on the suite's PostgreSQL."""
+    if request.param == "sqlite":
+        return {"path": "outbox.sqlite3"}
+    return {"url": request.getfixturevalue("postgres").create_schema()}
+
+
+def toml_config(tmp_path: Path, port: int, store: dict | None = None, **outbox) -> Path:
+    outbox = {**(store or {"path": "outbox.sqlite3"}), **outbox}
     outbox_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in outbox.items())
     path = tmp_path / "emailactions.toml"
     path.write_text(
@@ -35,7 +44,6 @@ backend = "smtp"
 host = "127.0.0.1"
 port = {port}
 [outbox]
-path = "outbox.sqlite3"
 backoff = 0.01
 backoff_max = 0.02
 poll_interval = 0.05
@@ -54,8 +62,8 @@ def run(*args: str) -> tuple[int, object, str]:
     return result.exit_code, out, result.stderr
 
 
-def test_list_show_retry_drain_purge(tmp_path, smtp_server):
-    config = str(toml_config(tmp_path, smtp_server.port, workers=0))
+def test_list_show_retry_drain_purge(tmp_path, smtp_server, store):
+    config = str(toml_config(tmp_path, smtp_server.port, store, workers=0))
     smtp_server.handler.data_reply = lambda received: "554 5.7.1 Rejected"
     code, submitted, _ = run("--config", config, "send", "--to", "a@example.com", "--subject", "Hello", "--no-wait")
     assert code == 0 and submitted["message"] == "Email submitted"
@@ -63,7 +71,7 @@ def test_list_show_retry_drain_purge(tmp_path, smtp_server):
 
     code, listed, _ = run("--config", config, "outbox", "list")
     assert code == 0 and listed["counts"]["queued"] == 1
-    assert listed["entries"][0]["id"] == outbox_id and listed["outbox"].endswith("outbox.sqlite3")
+    assert listed["entries"][0]["id"] == outbox_id and listed["outbox"].endswith(store.get("path") or store["url"])
 
     code, drained, _ = run("--config", config, "outbox", "drain")
     assert code == 0 and drained["failed"] == 1 and drained["counts"]["failed"] == 1
@@ -93,10 +101,26 @@ def test_outbox_commands_need_a_file(tmp_path):
     config.write_text('[transports.default]\nbackend = "memory"\n', encoding="utf-8")
     code, _, err = run("--config", str(config), "outbox", "list")
     assert code == 2 and err.startswith("Error: ") and "outbox.path" in err  # a config error: plain, exit 2
+    code, _, err = run("--config", str(config), "outbox", "migrate")
+    assert code == 2 and "outbox.path" in err
 
 
-def test_worker_process_delivers_a_shared_outbox(tmp_path, smtp_server):
-    config = toml_config(tmp_path, smtp_server.port, workers=0)
+def test_migrate_and_print_sql(tmp_path, smtp_server, store):
+    config = str(toml_config(tmp_path, smtp_server.port, store))
+    result = CliRunner().invoke(cli, ["--config", config, "outbox", "migrate", "--print-sql"], catch_exceptions=False)
+    assert result.exit_code == 0 and "CREATE TABLE" in result.stdout  # a fresh store needs every step
+    code, migrated, _ = run("--config", config, "outbox", "migrate")
+    assert code == 0 and migrated["applied"] and migrated["version"] == migrated["applied"][-1]
+    code, again, _ = run("--config", config, "outbox", "migrate")
+    assert again["applied"] == [] and again["version"] == migrated["version"]
+    result = CliRunner().invoke(cli, ["--config", config, "outbox", "migrate", "--print-sql"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.stdout == ""  # nothing left to do
+    result = CliRunner().invoke(cli, ["--config", config, "outbox", "migrate", "--print-sql", "--from-version", "1"])
+    assert result.exit_code == 0 and "CREATE TABLE emailactions_outbox " not in result.stdout
+
+
+def test_worker_process_delivers_a_shared_outbox(tmp_path, smtp_server, store):
+    config = toml_config(tmp_path, smtp_server.port, store, workers=0)
     with ActionHost(config, load_entry_points=False) as host:  # only submits: workers = 0
         ids = [host.action("external/email", "send", {"to": f"u{n}@example.com"}, wait_for_completion=False)["outboxId"] for n in range(5)]
     assert smtp_server.messages == []
@@ -136,6 +160,13 @@ def test_outbox_config(tmp_path, monkeypatch):
     assert from_mapping({}).outbox.path is None  # in memory unless told
     monkeypatch.setenv("EMAILACTIONS_OUTBOX", str(tmp_path / "env.sqlite3"))
     assert from_mapping({}).outbox.path == tmp_path / "env.sqlite3"
+    # The environment takes a database URL as well; the config's own path or url wins over it.
+    monkeypatch.setenv("EMAILACTIONS_OUTBOX", "postgresql://mail@db.example/outbox")
+    env = from_mapping({}).outbox
+    assert env.url == "postgresql://mail@db.example/outbox" and env.backend == "postgresql" and env.path is None
+    assert from_mapping({"outbox": {"path": "o.sqlite3"}}, base=tmp_path).outbox.url is None
+    configured = from_mapping({"outbox": {"url": "postgresql://a@b/c", "dead_after": 5}}).outbox
+    assert configured.backend == "postgresql" and configured.dead_after == 5.0 and configured.path is None
     for bad, key in [
         ({"max_atempts": 3}, "outbox.max_atempts"),
         ({"workers": -1}, "outbox.workers"),
@@ -145,6 +176,9 @@ def test_outbox_config(tmp_path, monkeypatch):
         ({"synchronous": "off"}, "outbox.synchronous"),
         ({"autostart": 1}, "outbox.autostart"),
         ({"backoff": 10, "backoff_max": 5}, "outbox.backoff_max"),
+        ({"url": "mysql://a@b/c"}, "outbox.url"),
+        ({"url": "postgresql://a@b/c", "path": "o.sqlite3"}, "outbox.url"),
+        ({"dead_after": 0}, "outbox.dead_after"),
     ]:
         with pytest.raises(ConfigError) as info:
             from_mapping({"outbox": bad})

@@ -99,7 +99,7 @@ def test_plugins_lists_builtins():
 def test_plugins_lists_template_stores_and_outbox_backends():
     names = {p["name"]: p for p in json.loads(run("plugins").stdout)}
     assert names["emailactions.templates.stores.builtins"]["template_stores"] == ["folder", "idm-folder", "memory"]
-    assert names["emailactions.delivery.outbox.backends"]["outbox_backends"] == ["memory", "sqlite"]
+    assert names["emailactions.delivery.outbox.backends"]["outbox_backends"] == ["memory", "postgresql", "sqlite"]
     assert names["emailactions.cli.run"]["builtin"] is True and names["emailactions.cli.run"]["hooks"] == ["register_commands"]
 
 

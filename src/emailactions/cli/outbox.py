@@ -1,4 +1,4 @@
-"""CLI: ``emailactions outbox list|show|retry|purge|drain`` and ``emailactions worker``.
+"""CLI: ``emailactions outbox list|show|retry|purge|drain|migrate`` and ``emailactions worker``.
 
 Added through ``register_commands`` like any plugin's commands (the CLI
 registers this module). Like every command but ``serve``, they build a host that does not start
@@ -8,6 +8,7 @@ delivery by itself: ``outbox list`` must not send mail, and ``worker`` /
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -15,22 +16,27 @@ from typing import Any
 
 import click
 
-from emailactions.cli.common import run_action
+from emailactions.cli.common import ConfigProblem, fail, run_action
 from emailactions.cli.logs import LEVELS
+from emailactions.errors import ConfigError, EmailActionsError
 from emailactions.hookspecs import hookimpl
 
 RESOURCE = "external/email/outbox"
 
 
 def _file_outbox(host: Any) -> Any:
-    from emailactions.delivery.dispatcher import require_file_outbox
-
-    return require_file_outbox(host.dispatcher)
+    """The shared outbox (a SQLite file or a database), refusing one in memory: another process must see it."""
+    settings = host.config.outbox
+    if settings.path is None and settings.url is None:
+        raise ConfigError(
+            "No shared outbox is configured: set [outbox] path or url (or EMAILACTIONS_OUTBOX)", key="outbox.path"
+        )
+    return host.dispatcher.outbox
 
 
 @click.group("outbox")
 def outbox_group() -> None:
-    """Show and control submitted mail (needs [outbox] path or EMAILACTIONS_OUTBOX)."""
+    """Show and control submitted mail (needs [outbox] path or url, or EMAILACTIONS_OUTBOX)."""
 
 
 @outbox_group.command("list")
@@ -92,25 +98,70 @@ def drain_command(ctx: click.Context, timeout: float | None) -> None:
     run_action(ctx, lambda host: (_file_outbox(host), host.action(RESOURCE, "drain", {"timeout": timeout}))[1])
 
 
+@outbox_group.command("migrate")
+@click.option("--print-sql", is_flag=True, help="Print the SQL this database still needs instead of running it (for DBAs).")
+@click.option("--from-version", type=click.IntRange(min=0), help="With --print-sql: the version to start from, without connecting.")
+@click.pass_context
+def migrate_command(ctx: click.Context, print_sql: bool, from_version: int | None) -> None:
+    """Bring the outbox schema up to date (outboxes also do it when opened), or print its SQL."""
+    from emailactions.delivery.outbox import schema
+
+    try:
+        settings = ctx.obj.host.config.outbox
+        postgres = settings.url is not None
+        if from_version is None or not print_sql:
+            outbox = _open_unmigrated(settings)
+            try:
+                if not print_sql:
+                    applied = outbox.migrate()
+                    click.echo(json.dumps({"status": "OK", "outbox": outbox.where, "applied": applied, "version": outbox.schema_version()}, indent=2))
+                    return
+                from_version = outbox.schema_version()
+            finally:
+                outbox.close()
+        click.echo(schema.print_sql(schema.POSTGRES_MIGRATIONS if postgres else schema.SQLITE_MIGRATIONS, from_version, postgres=postgres), nl=False)
+    except ConfigError as exc:
+        raise ConfigProblem.of(exc) from None
+    except EmailActionsError as exc:
+        fail(exc)
+    finally:
+        ctx.obj.close()
+
+
+def _open_unmigrated(settings: Any) -> Any:
+    """The configured outbox opened without migrating it."""
+    if settings.url is not None:
+        from emailactions.delivery.outbox.postgres import PostgresOutbox
+
+        return PostgresOutbox(settings.url, pool_size=1, migrate=False)
+    if settings.path is None:
+        raise ConfigError("No shared outbox is configured: set [outbox] path or url (or EMAILACTIONS_OUTBOX)", key="outbox.path")
+    from emailactions.delivery.outbox.sqlite import Outbox
+
+    return Outbox(settings.path, migrate=False)
+
+
 @click.command("worker")
 @click.option("--threads", type=click.IntRange(min=1), help="Delivery threads (default: [outbox] workers or the transport's pool_size).")
 @click.option("--exit-when-empty", is_flag=True, help="Exit once nothing is queued or in flight.")
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), help="Log level on stderr (default: INFO, or the global -v / --log-level).")
 @click.pass_context
 def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: bool, log_level: str | None) -> None:
-    """Deliver a shared outbox file from this process until SIGTERM or Ctrl-C."""
+    """Deliver a shared outbox (file or database) from this process until SIGTERM or Ctrl-C."""
     logs = ctx.obj.logs
     if logs is not None:
         logs.default(log_level.upper() if log_level else "INFO", override=log_level is not None)
     stop = threading.Event()
 
     def call(host: Any) -> Any:
-        outbox = _file_outbox(host)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        outbox = _wait_for_outbox(host, stop)
+        if outbox is None:  # stopped before the outbox could be reached
+            return {"status": "OK", "worker": None, "sent": 0, "failed": 0, "retrying": 0, "deferred": 0}
         worker = host.dispatcher.worker
         if threads is not None:
             worker.threads = threads
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
         worker.start()
         logging.getLogger("emailactions.outbox").info(
             "worker %s delivering %s with %d thread(s)", worker.id, outbox.where, worker.threads
@@ -122,6 +173,23 @@ def worker_command(ctx: click.Context, threads: int | None, exit_when_empty: boo
         return {"status": "OK", "worker": worker.id, **worker.tally.to_dict(), "counts": outbox.counts()}
 
     run_action(ctx, call)
+
+
+def _wait_for_outbox(host: Any, stop: threading.Event) -> Any:
+    """The shared outbox, waiting while its database is away: a worker started
+    during an outage (or a failover) starts delivering when it is back."""
+    from emailactions.errors import OutboxUnavailable
+
+    log = logging.getLogger("emailactions.outbox")
+    while True:
+        try:
+            outbox = _file_outbox(host)
+            host.dispatcher.worker  # opens the worker's own connection too
+            return outbox
+        except OutboxUnavailable as exc:
+            log.error("%s; trying again", exc.message)
+            if stop.wait(max(1.0, host.config.outbox.poll_interval)):
+                return None
 
 
 @hookimpl

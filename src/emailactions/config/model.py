@@ -20,10 +20,17 @@ from emailactions.errors import ConfigError
 OUTBOX_ENV = "EMAILACTIONS_OUTBOX"
 
 
-def env_outbox() -> Path | None:
-    """The outbox file named by ``EMAILACTIONS_OUTBOX``, if any."""
+def is_database_url(value: str) -> bool:
+    """``postgresql://...`` (or ``postgres://``), as opposed to a file path."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def env_outbox_settings() -> dict[str, Any]:
+    """``[outbox]`` keys from ``EMAILACTIONS_OUTBOX``: a file ``path``, or a database ``url``."""
     env = os.environ.get(OUTBOX_ENV)
-    return Path(env) if env else None
+    if not env:
+        return {}
+    return {"url": env, "backend": "postgresql"} if is_database_url(env) else {"path": Path(env)}
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,13 @@ class OutboxConfig:
 
     #: SQLite file; ``None`` is an in-memory outbox (not crash-safe, one process).
     path: Path | None = None
-    #: A ``register_outbox_backends`` name; ``None``: ``sqlite`` with a path, else ``memory``.
+    #: A ``register_outbox_backends`` name; ``None``: ``sqlite`` with a path, else ``memory``
+    #: (a ``url`` sets ``postgresql``).
     backend: str | None = None
+    #: PostgreSQL outbox, ``postgresql://user@host/db``: shared by workers on many hosts.
+    url: str | None = None
+    #: A worker silent this long is dead: live workers release its leases (PostgreSQL and SQLite).
+    dead_after: float = 30.0
     #: Delivery threads; ``None`` follows the transport's ``pool_size``
     #: (IDM's ``threadPoolSize``); ``0`` leaves delivery to ``emailactions worker``.
     workers: int | None = None
@@ -150,7 +162,7 @@ class Config:
     default_locale: str = "en"
     #: Where this config came from, for error messages.
     source: str = "defaults"
-    outbox: OutboxConfig = field(default_factory=lambda: OutboxConfig(path=env_outbox()))
+    outbox: OutboxConfig = field(default_factory=lambda: OutboxConfig(**env_outbox_settings()))
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
     #: ``emailactions serve``: listen address, credentials, API limits.
     server: ServerConfig = field(default_factory=ServerConfig)

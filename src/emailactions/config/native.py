@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from emailactions.config import validate
-from emailactions.config.model import RATE_STRATEGIES, STORAGE_FALLBACKS, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox
+from emailactions.config.model import RATE_STRATEGIES, STORAGE_FALLBACKS, Config, OutboxConfig, RateLimitConfig, ScriptsConfig, env_outbox_settings, is_database_url
 from emailactions.config.dkim import parse_dkim
 from emailactions.config.server import parse_server, sender_patterns
 from emailactions.config.smtp_server import parse_smtp_server
@@ -30,7 +30,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "mapping", base: Path
         [email]               from, transport, conf, allowed_senders, [email.limits]
         [templates]           store = "idm-folder" | "folder" | "memory" | a plugin's
         [transports.<alias>]  backend = "smtp" | "file" | ..., then its options
-        [outbox]              path, backend, workers, max_attempts, max_age, backoff, ...
+        [outbox]              path, url, backend, workers, max_attempts, max_age, backoff, ...
         [rate_limits]         recipient, sender, template, global, on_limit, delivery, storage, ...
         [server]              host, port, users, api_keys, anonymous, ... (docs/server.md)
         [scripts]             python_isolation = "in-process" | "process"
@@ -108,17 +108,30 @@ def _outbox(data: Any, base: Path | None) -> OutboxConfig:
     values = validate.section(data, {
         "path": lambda value, key: validate.path(value, key, base),
         "backend": lambda value, key: validate.typed(value, str, key),
+        "url": _database_url, "dead_after": partial(validate.seconds, minimum=0.1),
         "workers": partial(validate.count, minimum=0), "max_attempts": validate.count, "autostart": validate.flag,
         "max_age": validate.seconds, "backoff": validate.seconds, "backoff_max": validate.seconds,
         "lease": live, "poll_interval": live,
         "synchronous": partial(validate.choice, choices=("full", "normal")),
         "sync_deadline": validate.seconds, "sync_backoff": validate.seconds,
     }, "outbox")  # fmt: skip
-    values.setdefault("path", env_outbox())
+    if "path" in values and "url" in values:
+        raise ConfigError("Config keys 'outbox.path' and 'outbox.url' name two outboxes: give one", key="outbox.url")
+    if "path" not in values and "url" not in values:
+        values.update(env_outbox_settings())
+    if "url" in values:
+        values.setdefault("backend", "postgresql")
     settings = OutboxConfig(**values)
     if settings.backoff_max < settings.backoff:
         raise ConfigError("Config key 'outbox.backoff_max' must not be below 'outbox.backoff'", key="outbox.backoff_max")
     return settings
+
+
+def _database_url(value: Any, key: str) -> str:
+    """A ``postgresql://`` URL (libpq's forms; the driver reads the rest)."""
+    if not is_database_url(validate.typed(value, str, key)):
+        raise ConfigError(f"Config key {key!r} must be a postgresql:// URL", key=key)
+    return value
 
 
 def _rate_limits(data: Any) -> RateLimitConfig:

@@ -173,9 +173,12 @@ class Dispatcher:
     def _merged(message: Message, accepted: list[str], refused: Refusals, transport: Any, response: str | None) -> SendResult:
         return SendResult(message.message_id, message.sender, accepted, refused, transport=transport or "", response=response)
 
-    def submit(self, message: Message, *, template: str | None = None) -> dict[str, Any]:
+    def submit(self, message: Message, *, template: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         """Commit ``message`` to the outbox and wake the worker; returns the
         result keys for "Email submitted" (``outboxId`` first among them).
+
+        With an ``idempotency_key`` already stored, nothing new is stored and
+        the answer names the first message (see :func:`.outbox.idempotency.replay`).
 
         Over a rate limit, ``on_limit = "refuse"`` raises 429 (nothing stored);
         ``"defer"`` stores it due when the limit frees up, counted then.
@@ -197,8 +200,16 @@ class Dispatcher:
             log.warning("outbox is in memory: submitted mail is lost if this process stops; set [outbox] path")
         transport = self.host.config.transport
         outbox_id = outbox.add(
-            message, transport=transport, template=template, max_age=self.settings.max_age, delay=delay, rate_check=rate_check
-        )
+            message, transport=transport, template=template, max_age=self.settings.max_age, delay=delay, rate_check=rate_check,
+            # Only asked of backends when used: a plugin's backend may predate keys.
+            **({"idempotency_key": idempotency_key} if idempotency_key is not None else {}),
+        )  # fmt: skip
+        if idempotency_key is not None:
+            from emailactions.delivery.outbox.idempotency import replay
+
+            first = replay(outbox, outbox_id, message)
+            if first is not None:
+                return first
         self.host.notify("message_queued", message=message, outbox_id=outbox_id)
         self.notify()
         result: dict[str, Any] = {

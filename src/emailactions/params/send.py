@@ -42,6 +42,8 @@ class SendRequest:
     attachments: tuple[Attachment, ...] = ()
     #: One message per ``to`` recipient (each sees only their own address).
     separately: bool = False
+    #: ``idempotencyKey``: a retried submit with it stores no second message.
+    idempotency_key: str | None = None
 
     @property
     def recipients(self) -> tuple[Address, ...]:
@@ -71,6 +73,7 @@ SEND_PARAMS = {
     "attachments": ("attachments",),
     "sendSeparately": ("sendSeparately",),
     "destination": ("destination",),
+    "idempotencyKey": ("idempotencyKey",),
 }
 
 #: Extra headers a caller may set; everything else is ours to write.
@@ -228,6 +231,26 @@ def sender(picked: Mapping[str, Any], default_from: str | None) -> Address:
     return address
 
 
+#: Long enough for a UUID, a hash or a request id with a prefix.
+MAX_IDEMPOTENCY_KEY = 255
+# Printable ASCII without spaces: a key travels in logs and HTTP headers.
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,%d}" % MAX_IDEMPOTENCY_KEY)
+
+
+def idempotency_key(value: Any, separately: bool) -> str | None:
+    """``idempotencyKey``: 1-255 printable ASCII characters; one key names one message."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise InvalidParams(
+            f"Parameter 'idempotencyKey' must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces",
+            param="idempotencyKey",
+        )
+    if separately:
+        raise InvalidParams("Parameter 'idempotencyKey' names one message: not with sendSeparately or destination", param="idempotencyKey")
+    return value
+
+
 def parse_send(
     params: Mapping[str, Any],
     *,
@@ -258,4 +281,5 @@ def parse_send(
             picked.get("attachments"), max_attachment_bytes=limits.max_attachment_bytes, max_total_bytes=limits.max_message_bytes
         ),
         separately=separately,
+        idempotency_key=idempotency_key(picked.get("idempotencyKey"), separately),
     )

@@ -14,7 +14,7 @@ from emailactions.locales.tags import normalize
 from emailactions.params.addresses import Address, parse_address, parse_address_list
 from emailactions.params.attachments import Attachment, parse_attachments
 from emailactions.params.fields import mapping, pick, text
-from emailactions.params.send import Limits, Resolver, address_params, extra_headers
+from emailactions.params.send import Limits, Resolver, address_params, extra_headers, idempotency_key
 
 
 #: ``sendTemplate`` params; IDM's ``_``-prefixed spellings as for ``send``.
@@ -32,6 +32,7 @@ SEND_TEMPLATE_PARAMS = {
     "attachments": ("attachments",),
     "sendSeparately": ("sendSeparately",),
     "destination": ("destination",),
+    "idempotencyKey": ("idempotencyKey",),
 }
 
 #: ``preview`` params: a stored template by name, or one given inline.
@@ -65,6 +66,8 @@ class TemplateRequest:
     separately: bool = False
     #: Recipient key -> (their own ``object`` fields, their own locale).
     personal: Mapping[str, tuple[Mapping[str, Any] | None, str | None]] = field(default_factory=dict)
+    #: ``idempotencyKey``: a retried submit with it stores no second message.
+    idempotency_key: str | None = None
 
 
 def _template_common(picked: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,6 +125,7 @@ def parse_send_template(
         ),
         separately=separately,
         personal=personal,
+        idempotency_key=idempotency_key(picked.get("idempotencyKey"), separately),
         **_template_common(picked),
     )
 

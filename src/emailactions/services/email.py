@@ -37,7 +37,7 @@ class EmailService:
         check_sender(request.sender, config.allowed_senders, config.sender)
         if request.separately:
             return self.dispatch_each(_one_each(request), wait)
-        return self.dispatch(compose(request), wait)
+        return self.dispatch(compose(request), wait, idempotency_key=_key(request, wait))
 
     def resolve_destination(self, name: str, caller: str | None = None) -> list[Address]:
         """A ``destination`` group's members, through the ``resolve_recipients`` hook."""
@@ -57,7 +57,7 @@ class EmailService:
         send = partial(self.dispatch, wait=wait, template=template)
         return summarize(deliver_each(send, jobs, workers=workers), submitted=not wait)
 
-    def dispatch(self, message: Any, wait: bool, *, template: str | None = None) -> dict[str, Any]:
+    def dispatch(self, message: Any, wait: bool, *, template: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         """Deliver now (retrying within the deadline) or commit to the outbox.
 
         ``template`` is the template name, for per-template rate limits; when
@@ -71,7 +71,8 @@ class EmailService:
             result, attempts = dispatcher.send(message, template=template)
             return {"status": "OK", "message": "Email sent", **result.to_dict(), "attempts": attempts}
         # "Email submitted" only once the outbox row is committed.
-        return {"status": "OK", "message": "Email submitted", **dispatcher.submit(message, template=template)}
+        submitted = dispatcher.submit(message, template=template, idempotency_key=idempotency_key)
+        return {"status": "OK", "message": "Email submitted", **submitted}
 
 
     def send_template(self, params: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -101,7 +102,7 @@ class EmailService:
             result["templateName"] = template.id
             return result
         message = self._render(template, request, accept_language, request.to)
-        result = self.dispatch(message, wait, template=template.id)
+        result = self.dispatch(message, wait, template=template.id, idempotency_key=_key(request, wait))
         result.update(templateName=template.id, locale=message.info.locale, locales=dict(message.info.locales))
         return result
 
@@ -176,6 +177,13 @@ def _one_each(request: SendRequest) -> Iterable[Job]:
     """A job per ``to`` recipient, with only their own address in To."""
     for address in request.to:
         yield address.addr, partial(compose, replace(request, to=(address,), separately=False))
+
+
+def _key(request: Any, wait: bool) -> str | None:
+    """``idempotencyKey`` guards a submit to the outbox, whose row remembers it."""
+    if request.idempotency_key is not None and wait:
+        raise InvalidParams("Parameter 'idempotencyKey' needs waitForCompletion=false", param="idempotencyKey")
+    return request.idempotency_key
 
 
 def _wait_flag(params: dict[str, Any], context: Any) -> bool:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from emailactions.errors import OutboxError, Refusal, Refusals, refusals_dict
 from emailactions.mime.message import Message, MessageInfo
@@ -69,9 +68,12 @@ class Entry:
     last_error: dict[str, Any] | None
     rate_check: bool
     data: bytes | None = field(default=None, repr=False)
+    #: Fencing token of the claim that loaded it: only that claim may record a result.
+    token: int = 0
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> "Entry":
+    def _from_row(cls, row: Any) -> "Entry":
+        """From a ``sqlite3.Row`` or a psycopg ``dict_row``: the columns are the same."""
         keys = row.keys()
         return cls(
             id=row["id"],
@@ -95,7 +97,8 @@ class Entry:
             worker=row["worker"],
             last_error=json.loads(row["last_error"]) if row["last_error"] else None,
             rate_check=bool(row["rate_check"]),
-            data=row["data"] if "data" in keys else None,
+            data=bytes(row["data"]) if "data" in keys else None,
+            token=row["token"] if "token" in keys else 0,
         )
 
     def message(self) -> Message:
@@ -145,6 +148,28 @@ class Entry:
 def worker_id() -> str:
     """``host:pid:nonce``: unique per worker, and tells which process holds a lease."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def dead_local_workers(workers: Iterable[str | None], own_pid: int | None = None) -> list[str]:
+    """The worker ids of processes on this machine that are gone (``host:pid:nonce``).
+
+    Saves waiting out a lease after a local crash; workers on other hosts are
+    left to their heartbeats and leases.
+    """
+    if os.name != "posix":
+        return []
+    me = socket.gethostname()
+    own_pid = own_pid if own_pid is not None else os.getpid()
+    dead = []
+    for worker in workers:
+        # host:pid:nonce, and a host name may itself hold colons.
+        parts = (worker or "").rsplit(":", 2)
+        if len(parts) != 3 or parts[0] != me or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid != own_pid and not pid_alive(pid):
+            dead.append(str(worker))
+    return dead
 
 
 def pid_alive(pid: int) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -29,42 +28,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from emailactions.errors import OutboxEntryNotFound, OutboxError, Refusal
 from emailactions.mime.message import Message
-from emailactions.delivery.outbox.entry import Entry, STATES, info_json, pid_alive
-
-_SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id   TEXT    NOT NULL,
-    sender       TEXT    NOT NULL,
-    recipients   TEXT    NOT NULL,              -- JSON list: the whole envelope
-    pending      TEXT    NOT NULL,              -- JSON list: still to deliver
-    accepted     TEXT    NOT NULL DEFAULT '[]', -- JSON list
-    refused      TEXT    NOT NULL DEFAULT '{}', -- JSON {addr: [code, text]}, final
-    data         BLOB    NOT NULL,
-    smtputf8     INTEGER NOT NULL,
-    meta         TEXT,                          -- JSON {template, locale, locales}
-    transport    TEXT,
-    template     TEXT,
-    state        TEXT    NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    created      REAL    NOT NULL,
-    updated      REAL    NOT NULL,
-    next_attempt REAL    NOT NULL,
-    expires      REAL    NOT NULL,
-    lease_until  REAL,
-    worker       TEXT,
-    last_error   TEXT,                          -- JSON error body, no secrets
-    rate_check   INTEGER NOT NULL DEFAULT 0     -- deferred by a rate limit: check again
-);
-CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_attempt);
-"""
+from emailactions.delivery.outbox.entry import Entry, STATES, dead_local_workers, info_json
+from emailactions.delivery.outbox.schema import SQLITE_MIGRATIONS, pending_migrations
 
 # Everything but the message bytes, which listings never need.
 _COLUMNS = (
     "id, message_id, sender, recipients, pending, accepted, refused, smtputf8, meta, transport, template, "
-    "state, attempts, created, updated, next_attempt, expires, lease_until, worker, last_error, rate_check"
+    "state, attempts, created, updated, next_attempt, expires, lease_until, worker, token, last_error, rate_check"
 )
 
 
@@ -91,6 +61,7 @@ class Outbox:
         *,
         synchronous: str = "full",
         clock: Callable[[], float] = time.time,
+        migrate: bool = True,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.clock = clock
@@ -112,7 +83,8 @@ class Outbox:
             # loss, not only a crash. NORMAL is enough where a lost commit only
             # means a message is tried once more (worker state changes).
             self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            self._migrate()
+            if migrate:
+                self._migrate(self._db)
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"Cannot open the outbox {self.where}: {exc}", path=self.where) from exc
 
@@ -126,16 +98,31 @@ class Outbox:
         """Whether a message survives the process (file, not memory)."""
         return self.path is not None
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
-            raise OutboxError(
-                f"The outbox {self.where} has schema {version}, newer than this emailactions ({_SCHEMA_VERSION})",
-                path=self.where,
-            )
-        if version < _SCHEMA_VERSION:
-            # IF NOT EXISTS makes two processes creating it at once harmless.
-            self._db.executescript(_SCHEMA + f"PRAGMA user_version={_SCHEMA_VERSION};")
+    def schema_version(self) -> int:
+        with self._sql() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[int]:
+        """Bring the schema up to date, in one write transaction; the versions applied."""
+        with self._sql() as db:
+            return self._migrate(db)
+
+    def _migrate(self, db: sqlite3.Connection) -> list[int]:
+        if db.execute("PRAGMA user_version").fetchone()[0] == max(SQLITE_MIGRATIONS):
+            return []  # the common case, without taking the write lock
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the lock: another process may have just migrated.
+            steps = pending_migrations(SQLITE_MIGRATIONS, db.execute("PRAGMA user_version").fetchone()[0], self.where)
+            for version, script in steps:
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
+        return [version for version, _ in steps]
 
     @contextmanager
     def _sql(self) -> Iterator[sqlite3.Connection]:
@@ -164,8 +151,12 @@ class Outbox:
         max_age: float,
         delay: float = 0.0,
         rate_check: bool = False,
+        idempotency_key: str | None = None,
     ) -> int:
         """Store a message as ``queued``; returns its id once committed.
+
+        With ``idempotency_key``, a second add with the same key stores
+        nothing and returns the first message's id.
 
         Group commit: threads that submit while another thread's commit is
         under way are written together by the next one in, in one transaction
@@ -188,6 +179,7 @@ class Outbox:
                 now + delay,
                 now + max_age,
                 int(rate_check),
+                idempotency_key,
             )
         )
         with self._queue_lock:
@@ -198,15 +190,7 @@ class Outbox:
                     batch, self._queue = self._queue, []
                 try:
                     db.execute("BEGIN IMMEDIATE")
-                    ids = [
-                        db.execute(
-                            "INSERT INTO messages (message_id, sender, recipients, pending, data, smtputf8, meta,"
-                            " transport, template, state, created, updated, next_attempt, expires, rate_check)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
-                            item.row,
-                        ).lastrowid
-                        for item in batch
-                    ]
+                    ids = [_insert(db, item.row) for item in batch]
                     db.execute("COMMIT")
                 except BaseException as exc:
                     # Every submitter in this group commit learns why, not just this one.
@@ -234,7 +218,7 @@ class Outbox:
             # states would sort every due row on every claim.
             rows = db.execute(
                 "UPDATE messages SET state = 'in-flight', worker = :worker, lease_until = :until,"
-                " attempts = attempts + 1, updated = :now WHERE id IN ("
+                " attempts = attempts + 1, token = token + 1, updated = :now WHERE id IN ("
                 " SELECT id FROM messages WHERE state = 'in-flight' AND lease_until < :now"
                 " UNION ALL SELECT id FROM (SELECT id FROM messages WHERE state = 'queued' AND next_attempt <= :now"
                 " ORDER BY next_attempt LIMIT :limit) LIMIT :limit) RETURNING *",
@@ -251,12 +235,9 @@ class Outbox:
         """
         now = self.clock()
         with self._sql() as db:
-            # The lease value itself is the token: threads of one worker share
-            # its id, so only an unchanged lease proves nobody re-claimed it.
             cursor = db.execute(
-                "UPDATE messages SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'in-flight'"
-                " AND lease_until = ? AND lease_until > ?",
-                (now + lease, entry.id, entry.worker, entry.lease_until, now),
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND token = ? AND state = 'in-flight' AND lease_until > ?",
+                (now + lease, entry.id, entry.token, now),
             )
             return cursor.rowcount == 1
 
@@ -275,8 +256,8 @@ class Outbox:
     ) -> bool:
         """Record what happened to a claimed message.
 
-        Only the worker holding the lease may write: if the lease ran out and
-        another worker took the message, this returns False and changes nothing.
+        Only under the claim's fencing token: if the lease ran out and another
+        worker took the message, this returns False and changes nothing.
         ``uncount`` gives back the attempt a claim counted (a rate-limit deferral).
         """
         if state not in STATES or state == "in-flight":
@@ -286,7 +267,7 @@ class Outbox:
             cursor = db.execute(
                 "UPDATE messages SET state = ?, pending = ?, accepted = ?, refused = ?, next_attempt = ?,"
                 " last_error = COALESCE(?, last_error), rate_check = ?, attempts = attempts - ?, updated = ?,"
-                " lease_until = NULL WHERE id = ? AND worker = ? AND state = 'in-flight'",
+                " lease_until = NULL WHERE id = ? AND token = ? AND state = 'in-flight'",
                 (
                     state,
                     json.dumps(list(pending)),
@@ -298,41 +279,59 @@ class Outbox:
                     int(uncount),
                     now,
                     entry.id,
-                    entry.worker,
+                    entry.token,
                 ),
             )
             return cursor.rowcount == 1
 
     def reclaim_dead(self, *, own_pid: int | None = None) -> int:
-        """Expire the leases of workers on this machine whose process is gone.
-
-        Saves waiting out the lease after a crash; workers elsewhere (another
-        machine sharing the file) are left to their lease.
-        """
-        if os.name != "posix":
-            return 0
-        me = socket.gethostname()
-        own_pid = own_pid if own_pid is not None else os.getpid()
+        """Expire the leases of workers on this machine whose process is gone."""
         with self._sql() as db:
             workers = [r[0] for r in db.execute("SELECT DISTINCT worker FROM messages WHERE state = 'in-flight'")]
-        dead = []
-        for worker in workers:
-            # host:pid:nonce, and a host name may itself hold colons.
-            parts = (worker or "").rsplit(":", 2)
-            if len(parts) != 3 or parts[0] != me or not parts[1].isdigit():
-                continue
-            pid = int(parts[1])
-            if pid != own_pid and not pid_alive(pid):
-                dead.append(worker)
-        if not dead:
+        return self._expire_leases(dead_local_workers(workers, own_pid))
+
+    def heartbeat(self, worker: str) -> None:
+        """Say ``worker`` is alive."""
+        now = self.clock()
+        with self._sql() as db:
+            db.execute(
+                "INSERT INTO workers (id, started, heartbeat) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET heartbeat = ?",
+                (worker, now, now, now),
+            )
+
+    def retire(self, worker: str) -> None:
+        """A worker that stopped cleanly leaves the workers table."""
+        with self._sql() as db:
+            db.execute("DELETE FROM workers WHERE id = ?", (worker,))
+
+    def release_dead(self, dead_after: float) -> int:
+        """Expire the leases of workers silent for ``dead_after`` seconds; how many."""
+        with self._sql() as db:
+            dead = [r[0] for r in db.execute("DELETE FROM workers WHERE heartbeat < ? RETURNING id", (self.clock() - dead_after,))]
+        return self._expire_leases(dead)
+
+    def release_orphans(self, worker: str, keep: Iterable[int], older_than: float) -> int:
+        """Expire ``worker``'s leases on rows it is not working on, claimed over ``older_than`` seconds ago
+        (a claim committed whose answer never came back)."""
+        keep = list(keep)
+        with self._sql() as db:
+            return db.execute(
+                "UPDATE messages SET lease_until = 0 WHERE state = 'in-flight' AND worker = ? AND updated < ?"
+                f" AND id NOT IN ({', '.join('?' * len(keep))})",
+                (worker, self.clock() - older_than, *keep),
+            ).rowcount
+
+    def _expire_leases(self, workers: list[str]) -> int:
+        if not workers:
             return 0
         with self._sql() as db:
-            count = 0
-            for worker in dead:
-                count += db.execute(
-                    "UPDATE messages SET lease_until = 0 WHERE state = 'in-flight' AND worker = ?", (worker,)
-                ).rowcount
-        return count
+            return db.execute(
+                f"UPDATE messages SET lease_until = 0 WHERE state = 'in-flight' AND worker IN ({', '.join('?' * len(workers))})",
+                workers,
+            ).rowcount
+
+    def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
+        """No notifications in SQLite: workers of other processes poll."""
 
     # -- operator control ------------------------------------------------
 
@@ -435,3 +434,29 @@ class Outbox:
         """Messages queued or in flight."""
         counts = self.counts()
         return counts["queued"] + counts["in-flight"]
+
+
+def _insert(db: sqlite3.Connection, row: tuple[Any, ...]) -> int:
+    """One row; with an idempotency key already stored, the first row's id instead."""
+    cursor = db.execute(
+        "INSERT INTO messages (message_id, sender, recipients, pending, data, smtputf8, meta, transport, template, state,"
+        " created, updated, next_attempt, expires, rate_check, idempotency_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
+        row,
+    ).fetchone()
+    if cursor is None:
+        cursor = db.execute("SELECT id FROM messages WHERE idempotency_key = ?", (row[-1],)).fetchone()
+    return int(cursor[0])
+
+
+def _statements(script: str) -> Iterator[str]:
+    """A migration script's statements one by one (``executescript`` would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip() and not all(l.strip().startswith("--") or not l.strip() for l in buffer.splitlines()):
+        yield buffer

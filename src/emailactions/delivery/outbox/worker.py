@@ -4,6 +4,11 @@ Each thread claims one message at a time (with a lease), sends it through
 ``host.deliver`` (so ``message_sent`` / ``send_failed`` fire for every
 attempt), and records the outcome: sent, failed, or queued again after a
 backoff for the recipients that may still take it.
+
+Beside them, a housekeeping thread beats the worker's heartbeat and releases
+the leases of workers (on any host) silent for ``dead_after``, and a
+listener wakes idle threads when the outbox announces new mail (PostgreSQL's
+``LISTEN``); polling every ``poll_interval`` stays the fallback.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from typing import Any
 from emailactions.config import OutboxConfig
 from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, Refusal, Refusals, TransportError
 from emailactions.delivery.outbox.entry import Entry, worker_id
-from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.ratelimit import RateLimiter
 from emailactions.delivery.retry import Backoff, classify, reply_of
 
@@ -57,7 +61,7 @@ class DeliveryWorker:
     def __init__(
         self,
         host: Any,
-        outbox: Outbox,
+        outbox: Any,
         settings: OutboxConfig,
         *,
         threads: int,
@@ -80,6 +84,9 @@ class DeliveryWorker:
         self._busy = 0
         self._busy_lock = threading.Condition()
         self._local = threading.local()
+        #: Ids this worker's threads claimed and have not finished: the rest of
+        #: its in-flight rows are orphans of a claim whose answer was lost.
+        self._holding: set[int] = set()
 
     # -- running ---------------------------------------------------------
 
@@ -88,11 +95,17 @@ class DeliveryWorker:
         if self._threads:
             return
         self._stop.clear()
-        reclaimed = self.outbox.reclaim_dead()
+        try:
+            reclaimed = self.outbox.reclaim_dead()
+        except EmailActionsError as exc:  # the database is away: the threads retry on their own
+            log.error("outbox %s: %s", self.outbox.where, exc.message)
+            reclaimed = 0
         if reclaimed:
             log.warning("outbox %s: reclaimed %d in-flight message(s) of dead workers", self.outbox.where, reclaimed)
-        for n in range(self.threads):
-            thread = threading.Thread(target=self._run, name=f"emailactions-worker-{n}", daemon=True)
+        targets = [(f"emailactions-worker-{n}", self._run) for n in range(self.threads)]
+        targets += [("emailactions-heartbeat", self._housekeeping), ("emailactions-listen", self._listen)]
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -106,6 +119,13 @@ class DeliveryWorker:
             self._woken = True
             self._wake.notify_all()
 
+    def _wake_one(self) -> None:
+        """Another host queued mail: one idle thread looks (every thread of every
+        worker claiming at each insert would only contend for one row)."""
+        with self._wake:
+            self._woken = True
+            self._wake.notify()
+
     def stop(self, timeout: float | None = 10.0) -> None:
         """Stop claiming; wait up to ``timeout`` for sends in progress to finish.
 
@@ -118,6 +138,36 @@ class DeliveryWorker:
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
+
+    def _housekeeping(self) -> None:
+        """Heartbeat, and release the leases of workers silent for ``dead_after``."""
+        interval = max(0.05, self.settings.dead_after / 3)
+        while not self._stop.is_set():
+            try:
+                self.outbox.heartbeat(self.id)
+                released = self.outbox.release_dead(self.settings.dead_after)
+                with self._busy_lock:
+                    holding = list(self._holding)
+                released += self.outbox.release_orphans(self.id, holding, self.settings.dead_after)
+                if released:
+                    log.warning("outbox %s: released %d lease(s) of silent workers", self.outbox.where, released)
+                    self.wake()
+            except EmailActionsError as exc:
+                log.error("outbox %s: heartbeat failed: %s", self.outbox.where, exc.message)
+            except Exception:  # noqa: BLE001
+                log.exception("outbox %s: heartbeat error; carrying on", self.outbox.where)
+            self._stop.wait(interval)
+        try:
+            self.outbox.retire(self.id)
+        except EmailActionsError:
+            pass  # silent from now on: others release whatever it still holds after dead_after
+
+    def _listen(self) -> None:
+        """Wake idle threads when the outbox announces new mail (returns at once if it cannot)."""
+        try:
+            self.outbox.listen(self._wake_one, self._stop)
+        except Exception:  # noqa: BLE001
+            log.exception("outbox %s: listener failed; polling only", self.outbox.where)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -163,20 +213,27 @@ class DeliveryWorker:
         self._local.batch = min(batch * 2, MAX_BATCH) if len(claimed) == batch else 1
         if not claimed:
             return False
+        if len(claimed) == batch:
+            self._wake_one()  # a backlog: bring in an idle sibling rather than wait for its poll
         with self._busy_lock:
             self._busy += 1
+            self._holding.update(e.id for e in claimed)
         try:
             for n, entry in enumerate(claimed):
-                # A batch shares one lease: renew it before each later entry, or
+                # A batch shares one lease: renew it once half of it is spent, or
                 # skip the entry if it ran out (another worker may have it now).
-                if n and not self.outbox.renew(entry, lease=self.settings.lease):
+                if n and self._half_spent(entry) and not self.outbox.renew(entry, lease=self.settings.lease):
                     continue
                 self.deliver(entry)
         finally:
             with self._busy_lock:
                 self._busy -= 1
+                self._holding.difference_update(e.id for e in claimed)
                 self._busy_lock.notify_all()
         return True
+
+    def _half_spent(self, entry: Entry) -> bool:
+        return entry.lease_until is None or entry.lease_until - self.outbox.clock() < self.settings.lease / 2
 
     def drain(self, timeout: float | None = None) -> dict[str, int]:
         """Deliver every message due now (in ``threads`` threads) and return a tally.
@@ -207,6 +264,15 @@ class DeliveryWorker:
 
     def deliver(self, entry: Entry) -> str:
         """One attempt at a claimed message; returns the outcome recorded."""
+        if entry.attempts > self.settings.max_attempts:
+            # Claims count attempts before sending: a message whose every
+            # attempt killed its worker (a poison message) stops here.
+            exc = TransportError(
+                f"Gave up after {entry.attempts - 1} attempt(s) that never reported back (the worker died each time)",
+                transport=entry.transport,
+            )
+            refused = {**entry.refused, **dict.fromkeys(entry.pending, Refusal(451, exc.message))}
+            return self._final(entry, list(entry.accepted), refused, exc)
         if entry.rate_check and self.limiter is not None:
             try:
                 self.limiter.acquire(entry.message(), entry.template)
