@@ -251,5 +251,7 @@ def test_outbox_delivery_through_graph(graph, tmp_path):
         assert host.dispatcher.drain(10)["retrying"] == 1
         entry = host.dispatcher.outbox.get(submitted["outboxId"])
         assert entry.state == "queued" and entry.last_error["detail"]["retry_after"] == 600.0
+        # The worker does not come back before Graph said it may (the backoff alone would be seconds).
+        assert entry.next_attempt - host.dispatcher.outbox.clock() > 590
     finally:
         host.close()

@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from emailactions.errors import ConfigError, RateLimited, RecipientsRefused, Refusals, TransportError
+from emailactions.errors import RateLimited, RecipientsRefused, Refusals, TransportError
 from emailactions.mime.message import Message
 from emailactions.delivery.outbox.sqlite import Outbox
 from emailactions.delivery.outbox.entry import Entry, iso_time
@@ -286,12 +286,3 @@ class QuotaWorker(DeliveryWorker):
             return "lost"
         self.tally.add("deferred")
         return "deferred"
-
-
-def require_file_outbox(dispatcher: Dispatcher) -> Outbox:
-    """The outbox, refusing an in-memory one where another process must share it."""
-    if dispatcher.settings.path is None:
-        raise ConfigError(
-            "No outbox file is configured: set [outbox] path or EMAILACTIONS_OUTBOX", key="outbox.path"
-        )
-    return dispatcher.outbox

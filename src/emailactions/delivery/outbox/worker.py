@@ -308,6 +308,10 @@ class DeliveryWorker:
             log.error("outbox %d %s: giving up after %d attempt(s) (max %s)", entry.id, entry.message_id, entry.attempts, why)
             return self._final(entry, accepted, refused, exc)
         delay = self.backoff.delay(entry.attempts, self._rng)
+        # A server that said when to come back (HTTP Retry-After) is not asked sooner.
+        wanted = exc.detail.get("retry_after")
+        if isinstance(wanted, (int, float)) and wanted > delay:
+            delay = float(wanted)
         # One last try at max_age rather than none at all.
         next_attempt = min(now + delay, entry.expires)
         log.warning(
