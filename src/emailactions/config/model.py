@@ -64,7 +64,7 @@ class OutboxConfig:
     #: (a ``url`` sets ``postgresql``).
     backend: str | None = None
     #: PostgreSQL outbox, ``postgresql://user@host/db``: shared by workers on many hosts.
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # may hold a password
     #: A worker silent this long is dead: live workers release its leases (PostgreSQL and SQLite).
     dead_after: float = 30.0
     #: Delivery threads; ``None`` follows the transport's ``pool_size``

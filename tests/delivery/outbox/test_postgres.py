@@ -109,6 +109,14 @@ def test_an_unreachable_database_is_a_503_naming_it_without_the_password():
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
+def test_a_password_in_the_query_string_is_redacted_too():
+    url = f"postgresql://mail@127.0.0.1:{free_port()}/outbox?sslmode=disable&password=Qu3ry-Secret"
+    with pytest.raises(OutboxUnavailable) as info:
+        PostgresOutbox(url, connect_timeout=1)
+    assert "Qu3ry-Secret" not in info.value.message and "Qu3ry-Secret" not in str(info.value.detail)
+    assert redact(url).endswith("?sslmode=disable&password=***")
+
+
 def test_workers_connections_skip_the_fsync_wait_and_keep_the_urls_options(url):
     # "normal" is what the dispatcher opens its worker's outbox with: a lost result is one more attempt.
     for synchronous, expected in (("normal", "off"), ("full", "on")):

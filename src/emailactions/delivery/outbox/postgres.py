@@ -54,14 +54,18 @@ def _psycopg() -> Any:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages and ``where``."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The URL without its password (in the user part or libpq's ``?password=``),
+    for messages and ``where``."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc[-1]}"))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[-1]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        parts = parts._replace(query=urlencode([(k, "***" if k == "password" else v) for k, v in query], safe="*"))
+    return urlunsplit(parts)
 
 
 class PostgresOutbox:
