@@ -182,3 +182,14 @@ def test_dotted_lookups_on_data_match_jinjas_order_attribute_then_key():
     big, paths = plain_data({"s": "x" * 50})
     with pytest.raises(RenderError):  # the shortcut still size-checks what it returns
         JinjaEngine(RenderLimits(max_value_chars=10)).render("{{ object.s }}", {"object": big}, html=False, part="text", locale="en", paths=paths)
+
+
+def test_a_value_built_around_a_data_container_is_still_measured():
+    """A data list is not re-measured when looked up (it was not built by the
+    template), but a list the template builds from it counts it in full."""
+    data, paths = plain_data({"rows": ["x" * 10] * 4})
+    limits = RenderLimits(max_value_chars=100)
+    assert JinjaEngine(limits).render("{{ object.rows|length }}", {"object": data}, html=False, part="text", locale="en", paths=paths).text == "4"
+    doubling = "{% set a = [object.rows, object.rows] %}{% set b = [a, a] %}{{ b }}"
+    with pytest.raises(RenderError, match="builds a value"):
+        JinjaEngine(limits).render(doubling, {"object": data}, html=False, part="text", locale="en", paths=paths)

@@ -117,11 +117,21 @@ class RenderState:
         ``a``, so a loop of ``{% set v = [v, v] %}`` cannot double its way to
         gigabytes before ``{{ v }}`` turns it into one string.
         """
-        try:
-            size = len(value)
-        except TypeError:
-            return value
-        total = self._expanded(value, 0) if isinstance(value, (list, tuple, dict)) else size
+        kind = type(value)
+        if kind is str:  # the common case, first: a string is its own size
+            size = total = len(value)
+        else:
+            try:
+                size = len(value)
+            except TypeError:
+                return value
+            if not isinstance(value, (list, tuple, dict)) or id(value) in self.paths:
+                # A container of the ``object`` data itself was not built by the
+                # template: printing it is bounded by the output limit, and a
+                # value the template builds around it still measures it.
+                total = size
+            else:
+                total = self._expanded(value, 0)
         if total > self.limits.max_value_chars:
             raise self.fail(f"it builds a value of {total} items or characters (limit {self.limits.max_value_chars})")
         self.charge(size)

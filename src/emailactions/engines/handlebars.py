@@ -333,15 +333,22 @@ def _budget_strlist() -> type:
     class BudgetStrlist(pybars.strlist):
         """pybars3's output list, charging each piece to the render budget."""
 
+        # The render's budget, looked up once per list rather than once per piece.
+        __slots__ = ("charge",)
+
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.charge = current_state().charge
+
         def append(self, thing: Any, _append: Callable[[list, Any], None] = list.append) -> None:
-            current_state().charge(len(thing) if isinstance(thing, str) else 1)
+            self.charge(len(thing) if isinstance(thing, str) else 1)
             _append(self, thing)
 
         def grow(self, thing: Any, _append: Callable[[list, Any], None] = list.append) -> None:
             # pybars3's grow, one call shallower per piece (the hot path of
             # every render): a string is charged and appended, a list is flattened.
             if type(thing) is str:
-                current_state().charge(len(thing))
+                self.charge(len(thing))
                 _append(self, thing)
             else:
                 for element in thing:

@@ -370,14 +370,21 @@ class JinjaEngine(TemplateEngine):
         """Stream the output, charging every chunk and stopping at the output limit."""
         jinja2 = self._rt.jinja2
         out: list[str] = []
-        size = 0
+        append = out.append
+        size = charged = 0
+        cap = self.limits.max_output_chars
         try:
             for chunk in compiled.generate(context):
                 size += len(chunk)
-                if size > self.limits.max_output_chars:
-                    raise state.fail(f"it renders more than {self.limits.max_output_chars} characters")
-                state.charge(len(chunk))
-                out.append(chunk)
+                if size > cap:
+                    raise state.fail(f"it renders more than {cap} characters")
+                append(chunk)
+                # Output is charged in batches: the cap above already bounds
+                # it per chunk, and a charge per chunk cost more than the chunk.
+                if size - charged > 4096:
+                    state.charge(size - charged)
+                    charged = size
+            state.charge(size - charged)
         except RenderError:
             raise
         except RecursionError:
