@@ -133,3 +133,24 @@ def test_list_plugins_marks_every_shipped_module_builtin():
     assert listed["emailactions.cli.run"]["builtin"] is True and listed["emailactions.cli.run"]["hooks"] == ["register_commands"]
     assert listed["outside"] == {"name": "outside", "version": None, "distribution": None, "builtin": False, "hooks": ["message_sent"]}
     assert list(listed)[-1] == "outside"  # built-ins first
+
+
+@pytest.mark.parametrize("module", sorted(plugins.LAZY_BUILTINS))
+def test_a_lazy_built_in_registers_what_its_module_would(module):
+    """The stand-in's names and references are those the module's own hook registers."""
+    import importlib
+
+    hook, names = plugins.LAZY_BUILTINS[module]
+    real, stood_in = [], []
+    getattr(importlib.import_module(module), hook)(register=lambda name, value: real.append((name, value)))
+    pm = get_plugin_manager(load_entry_points=False, builtins=[module])
+    getattr(pm.hook, hook)(register=lambda name, value, plugin: stood_in.append((name, value, plugin)))
+    assert [(name, getattr(importlib.import_module(ref.split(":")[0]), ref.split(":")[1])) for name, ref, _ in stood_in] == real
+    assert {plugin for *_, plugin in stood_in} == {module} and len(real) == len(names)
+
+
+def test_lazy_built_ins_are_listed_as_their_modules():
+    pm = get_plugin_manager(load_entry_points=False)
+    listed = {p["name"]: p for p in list_plugins(pm)}
+    for module, (hook, _) in plugins.LAZY_BUILTINS.items():
+        assert listed[module]["builtin"] and listed[module]["hooks"] == [hook]

@@ -72,3 +72,57 @@ def test_actions_keep_their_messages_and_errors():
     with pytest.raises(UnknownAction) as info:
         actions.get("external/email", ["send"])  # not even a string
     assert info.value.valid == ["preview", "send"]
+
+
+# Lazy references (issue 17): a name is taken at once, its module imported on first lookup.
+
+
+@pytest.fixture
+def lazy_module(tmp_path, monkeypatch):
+    """A module on sys.path that no test has imported yet."""
+    import sys
+    import uuid
+
+    name = f"lazy_transport_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(
+        "from emailactions.transports.memory import MemoryTransport\n"
+        "class Lazy(MemoryTransport):\n    name = 'lazy'\n"
+        "class NotATransport:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_a_lazy_reference_takes_its_name_and_imports_on_first_lookup(lazy_module):
+    import sys
+
+    registry: Registry[type[BaseTransport]] = Registry("transport", base="emailactions.transports.base:BaseTransport")
+    registry.add("lazy", f"{lazy_module}:Lazy", "lazy-plugin")
+    assert "lazy" in registry and list(registry) == ["lazy"] and registry.names_of("lazy-plugin") == ["lazy"]
+    assert registry.plugin("lazy") == "lazy-plugin"
+    assert lazy_module not in sys.modules  # listed, counted, owned: nothing imported
+    cls = registry.choose("lazy", "transports.default.backend", error=UnknownTransport)
+    assert cls.__name__ == "Lazy" and issubclass(cls, MemoryTransport) and lazy_module in sys.modules
+    assert registry["lazy"] == (cls, "lazy-plugin") and registry.value("lazy") is cls
+    with pytest.raises(DuplicateRegistration):
+        registry.add("lazy", MemoryTransport, "other")
+
+
+def test_a_lazy_reference_is_checked_when_it_loads_naming_the_plugin(lazy_module):
+    registry: Registry[type[BaseTransport]] = Registry("transport", base=BaseTransport)
+    registry.add("wrong", f"{lazy_module}:NotATransport", "p1")
+    registry.add("missing", f"{lazy_module}:Nothing", "p2")
+    registry.add("gone", "no_such_module_for_emailactions:Thing", "p3")
+    for name, plugin in (("wrong", "p1"), ("missing", "p2"), ("gone", "p3")):
+        with pytest.raises(PluginError) as info:
+            registry.value(name)
+        assert info.value.detail["plugin"] == plugin and repr(name) in info.value.message
+
+
+@pytest.mark.parametrize("value", ["", "module", "module:", ":attr", "a b:c", "mod:attr.sub", "mod:1x"])
+def test_a_string_that_is_no_reference_is_refused_at_registration(value):
+    registry: Registry[type[BaseTransport]] = Registry("transport", base=BaseTransport)
+    with pytest.raises(PluginError) as info:
+        registry.add("x", value, "p")
+    assert info.value.detail["plugin"] == "p" and "x" not in registry

@@ -43,13 +43,27 @@ from emailactions.errors import (
 )
 from emailactions.api import Attachment, EmailResult, RecipientResult
 from emailactions.hookspecs import hookimpl
-from emailactions.engines.base import TemplateEngine
 from emailactions.host import ActionContext, ActionHost, action
 from emailactions.mime.message import Message
-from emailactions.scripting import ScriptLanguage
 from emailactions.transports.base import BaseTransport, SendResult
 
 __version__ = "0.1.0"
+
+#: Exported, imported on first access: a process that renders no template and
+#: runs no script never loads the engine or scripting base (PEP 562).
+_LAZY = {"TemplateEngine": "emailactions.engines.base", "ScriptLanguage": "emailactions.scripting"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'emailactions' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 __all__ = [
     "ActionContext",

@@ -11,7 +11,6 @@ from emailactions.api import EmailMethods, in_thread
 from emailactions.config import Config, default_config_source, load_config
 from emailactions.delivery import pool
 from emailactions.delivery.pool import TransportPool
-from emailactions.engines.base import TemplateEngine
 from emailactions.errors import ForbiddenOperation, InvalidParams, TransportError
 from emailactions.mime.message import Message
 from emailactions.plugins import PluginManager, get_plugin_manager, shared_plugin_manager
@@ -20,6 +19,7 @@ from emailactions.transports.base import BaseTransport, SendResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from emailactions.delivery.dispatcher import Dispatcher
+    from emailactions.engines.base import TemplateEngine
     from emailactions.templates.service import Templates
     from emailactions.scripting import Scripting
 
@@ -79,7 +79,7 @@ class ActionHost(EmailMethods):
         self.hook = plugin_manager.hook
         self.actions = ActionRegistry()
         self.transport_classes: Registry[type[BaseTransport]] = Registry("transport", base=BaseTransport)
-        self.engine_classes: Registry[type[TemplateEngine]] = Registry("template engine", base=TemplateEngine)
+        self.engine_classes: Registry[type[TemplateEngine]] = Registry("template engine", base="emailactions.engines.base:TemplateEngine")
         #: store name -> factory(config) -> TemplateStore
         self.template_stores: Registry[Callable[..., Any]] = Registry("template store")
         #: backend name -> factory(outbox settings) -> outbox

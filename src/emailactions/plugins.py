@@ -45,6 +45,25 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "emailactions.mime.dkim",
 )
 
+#: Built-ins whose one hook only registers names: ``module -> (hook, ((name,
+#: attribute), ...))``. A stand-in registers each name as a lazy
+#: ``"module:attribute"`` reference under the module's own plugin name (so
+#: ``emailactions plugins`` lists the same), and the module loads on first use:
+#: a cold send imports one transport, no engine and no script language.
+#: tests/test_plugins.py checks each entry against the module's own hook.
+LAZY_BUILTINS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "emailactions.engines.handlebars": ("register_template_engines", (("handlebars", "HandlebarsEngine"),)),
+    "emailactions.engines.jinja": ("register_template_engines", (("jinja2", "JinjaEngine"),)),
+    "emailactions.engines.freemarker": ("register_template_engines", (("freemarker", "FreeMarkerEngine"),)),
+    "emailactions.scripting.python": ("register_script_languages", (("python", "PythonLanguage"),)),
+    "emailactions.scripting.javascript": ("register_script_languages", (("javascript", "JavaScriptLanguage"),)),
+    "emailactions.transports.console": ("register_transports", (("console", "ConsoleTransport"),)),
+    "emailactions.transports.file": ("register_transports", (("file", "FileTransport"),)),
+    "emailactions.transports.memory": ("register_transports", (("memory", "MemoryTransport"),)),
+    "emailactions.transports.smtp": ("register_transports", (("smtp", "SMTPTransport"),)),
+    "emailactions.transports.msgraph": ("register_transports", (("msgraph", "MSGraphTransport"),)),
+}
+
 #: The entry-point group (and pluggy project name) plugins are found by.
 GROUP = "emailactions"
 #: Comma-separated allowlist of entry-point names to load; unset loads all.
@@ -116,10 +135,11 @@ class PluginManager(pluggy.PluginManager):
             impl.function = bound
 
     def register_builtins(self, names: Iterable[str]) -> None:
-        """Import and register built-in plugin modules by name (once each)."""
+        """Register built-in plugin modules by name (once each): imported, or
+        for :data:`LAZY_BUILTINS` a stand-in that imports nothing."""
         for name in names:
             if not self.has_plugin(name):
-                self.register(importlib.import_module(name), name=name)
+                self.register(_stand_in(name, *LAZY_BUILTINS[name]) if name in LAZY_BUILTINS else importlib.import_module(name), name=name)
             self.builtins.add(name)
 
     def load_installed(self) -> None:
@@ -155,6 +175,28 @@ class PluginManager(pluggy.PluginManager):
             if out is not None:
                 kwargs[arg] = out
         return kwargs[arg]
+
+
+class _StandIn:
+    """A built-in plugin module not imported yet (see :data:`LAZY_BUILTINS`)."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+    def __repr__(self) -> str:
+        return f"<stand-in for {self.module}>"
+
+
+def _stand_in(module: str, hook: str, names: tuple[tuple[str, str], ...]) -> _StandIn:
+    """A plugin with ``module``'s one hook, registering ``module:attribute`` references."""
+
+    def register_names(register: Any) -> None:
+        for name, attribute in names:
+            register(name, f"{module}:{attribute}")
+
+    plugin = _StandIn(module)
+    setattr(plugin, hook, hookspecs.hookimpl(register_names))
+    return plugin
 
 
 @functools.lru_cache(maxsize=1)

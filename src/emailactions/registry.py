@@ -3,10 +3,18 @@
 One rule for every kind (actions, transports, template engines and stores,
 script languages, outbox backends, API routes): a name is taken once, and a
 second plugin taking it raises ``DuplicateRegistration`` naming both.
+
+A value may be registered as a ``"package.module:attr"`` string: the name is
+taken at once, the module imported on the first lookup. Built-in plugins
+register this way, so a process imports only the transport, engine or
+language it uses (a cold ``emailactions send`` loads no subprocess, tempfile
+or template engine).
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 from emailactions.errors import ConfigError, DuplicateRegistration, PluginError, UnknownAction, UnknownResource
@@ -19,11 +27,13 @@ class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
     """``name -> (value, plugin)`` for one kind of contribution.
 
     ``base``, when given, is the class every value must subclass (checked at
-    registration, so a plugin's mistake names the plugin, not a later caller).
+    registration, or for a lazy reference when it is resolved; either way the
+    error names the plugin). ``base`` may itself be a ``"module:attr"``
+    reference, so that building a registry imports nothing.
     ``label`` words a name in messages (``Transport 'smtp'`` by default).
     """
 
-    def __init__(self, kind: str, *, base: type | None = None, label: Callable[[str], str] | None = None) -> None:
+    def __init__(self, kind: str, *, base: type | str | None = None, label: Callable[[str], str] | None = None) -> None:
         self.kind = kind
         self.base = base
         self._label = label or (lambda name: f"{kind[:1].upper()}{kind[1:]} {name!r}")
@@ -39,19 +49,43 @@ class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
             raise DuplicateRegistration(
                 f"{self._label(name)} is registered by {self._entries[name][1]!r} and {plugin!r}", **context, plugin=plugin
             )
-        if self.base is not None and not (isinstance(value, type) and issubclass(value, self.base)):
-            raise PluginError(f"Plugin {plugin!r} registered {self.kind} {name!r}, which is not a {self.base.__name__}", plugin=plugin)
+        if isinstance(value, str):
+            if not _REFERENCE.fullmatch(value):
+                raise PluginError(f"Plugin {plugin!r} registered {self.kind} {name!r} as {value!r}: expected 'package.module:attr'", plugin=plugin)
+        else:
+            self._check(name, value, plugin)
         self._entries[name] = (value, plugin)
+
+    def _check(self, name: str, value: Any, plugin: str) -> None:
+        if self.base is None:
+            return
+        if isinstance(self.base, str):
+            self.base = resolve(self.base)
+        if not (isinstance(value, type) and issubclass(value, self.base)):
+            raise PluginError(f"Plugin {plugin!r} registered {self.kind} {name!r}, which is not a {self.base.__name__}", plugin=plugin)
+
+    def _resolved(self, name: str) -> tuple[T, str]:
+        """The entry, a lazy reference imported and checked on first use (``KeyError`` if none)."""
+        value, plugin = self._entries[name]
+        if isinstance(value, str):
+            try:
+                value = resolve(value)
+            except (ImportError, AttributeError) as exc:
+                raise PluginError(f"Plugin {plugin!r} registered {self.kind} {name!r} as {value!r}, which does not load: {exc}", plugin=plugin) from exc
+            self._check(name, value, plugin)
+            # Two threads resolving at once store the same object: no lock needed.
+            self._entries[name] = (value, plugin)
+        return value, plugin
 
     def value(self, name: str) -> T:
         """The registered value (``KeyError`` if none: callers raise their own 404 or 400)."""
-        return self._entries[name][0]
+        return self._resolved(name)[0]
 
     def choose(self, name: str, key: str, *, error: type[ConfigError] = ConfigError, **detail: Any) -> T:
         """The value config key ``key`` names; an unknown name is ``error`` naming the key."""
         if name not in self._entries:
             raise error(f"Config key {key!r}: no {self.kind} {name!r} is installed (known: {', '.join(sorted(self))})", key=key, **detail)
-        return self._entries[name][0]
+        return self._resolved(name)[0]
 
     def plugin(self, name: str) -> str:
         """Which plugin registered ``name``."""
@@ -66,13 +100,26 @@ class Registry(Mapping[str, "tuple[T, str]"], Generic[T]):
         return self._entries.pop(name)
 
     def __getitem__(self, name: str) -> tuple[T, str]:
-        return self._entries[name]
+        return self._resolved(name)
+
+    def __contains__(self, name: object) -> bool:  # without resolving (Mapping's would)
+        return name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+#: ``package.module:attr``: a lazy reference.
+_REFERENCE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def resolve(reference: str) -> Any:
+    """The object a ``"package.module:attr"`` reference names, its module imported."""
+    module, _, attr = reference.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 class ActionRegistry:

@@ -195,6 +195,12 @@ OPTIONAL_MODULES = (
     "importlib.metadata", "smtplib", "ssl", "emailactions.server", "emailactions.templates.service",
     "emailactions.engines.freemarker_translate", "emailactions.cli.templates", "emailactions.cli.outbox",
     "emailactions.cli.server", "emailactions.cli.run", "emailactions.cli.check", "emailactions.cli.tokens",
+    # Built-ins registered as lazy references, and what they alone import:
+    "emailactions.engines.base", "emailactions.engines.handlebars", "emailactions.engines.jinja",
+    "emailactions.engines.freemarker", "emailactions.locales.formatting", "decimal", "emailactions.scripting",
+    "emailactions.scripting.python", "emailactions.scripting.javascript", "subprocess", "signal",
+    "emailactions.transports.smtp", "emailactions.transports.file", "emailactions.transports.msgraph",
+    "emailactions.transports.memory", "emailactions.files", "tempfile", "shutil",
 )
 
 

@@ -30,10 +30,10 @@ class Scripting:
         self._lock = threading.Lock()
         host.hook.register_script_languages(register=self._add)
 
-    def _add(self, name: str, cls: type[ScriptLanguage], plugin: str = "") -> None:
+    def _add(self, name: str, cls: type[ScriptLanguage] | str, plugin: str = "") -> None:
         self.language_classes.add(name, cls, plugin, language=name)
         # A file extension picks one language: a second claim is a collision too.
-        for ext in cls.extensions:
+        for ext in self.language_classes.value(name).extensions:
             ext = ext.lower()
             if self.extensions.setdefault(ext, name) != name:
                 owner = self.extensions[ext]

@@ -89,6 +89,18 @@ class Authenticator:
     def authenticate(self, headers: Mapping[str, str], client: str) -> Principal:
         """The caller behind these headers; 401 for wrong credentials, 429 past
         ``auth_failures`` for one user name from one client address."""
+        principal = self._check(headers, client, hash_ok=True)
+        assert principal is not None
+        return principal
+
+    def quick(self, headers: Mapping[str, str], client: str) -> Principal | None:
+        """:meth:`authenticate` where no slow hash is needed (anonymous, an API
+        key, a password verified before): cheap enough for the event loop.
+        ``None`` when only the password hash can tell: call :meth:`authenticate`
+        in a worker thread."""
+        return self._check(headers, client, hash_ok=False)
+
+    def _check(self, headers: Mapping[str, str], client: str, *, hash_ok: bool) -> Principal | None:
         username = headers.get("x-openidm-username")
         password = headers.get("x-openidm-password")
         authorization = (headers.get("authorization") or "").strip()
@@ -97,10 +109,10 @@ class Authenticator:
         if username == ANONYMOUS and password == ANONYMOUS:
             return self.anonymous
         if username is not None or password is not None:
-            return self._throttled(client, username, password)
+            return self._throttled(client, username, password, hash_ok)
         scheme, _, rest = authorization.partition(" ")
         if scheme.lower() == "basic":
-            return self._throttled(client, *_basic(rest.strip()))
+            return self._throttled(client, *_basic(rest.strip()), hash_ok)
         try:
             return self._api_key(rest.strip() if scheme.lower() == "bearer" else authorization)
         except NotAuthenticated:
@@ -110,12 +122,12 @@ class Authenticator:
             self.limiter.failed(client, API_KEYS)
             raise
 
-    def _throttled(self, client: str, username: str | None, password: str | None) -> Principal:
+    def _throttled(self, client: str, username: str | None, password: str | None, hash_ok: bool) -> Principal | None:
         """A user login, throttled per user name and client address (before the slow hash)."""
         account = f"user:{(username or '')[:64]}"
         self.limiter.check_failures(client, account)
         try:
-            return self._user(username, password)
+            return self._user(username, password, hash_ok)
         except NotAuthenticated:
             self.limiter.failed(client, account)
             raise
@@ -132,7 +144,7 @@ class Authenticator:
         # Printable and short: a name with line breaks must not forge log lines.
         return printable(username, 64)
 
-    def _user(self, username: str | None, password: str | None) -> Principal:
+    def _user(self, username: str | None, password: str | None, hash_ok: bool) -> Principal | None:
         if not username or password is None:
             raise NotAuthenticated(ACCESS_DENIED)
         user = self.settings.users.get(username)
@@ -141,6 +153,8 @@ class Authenticator:
             known = self._verified.get(username)
         if user is not None and known is not None and hmac.compare_digest(known, tag):
             return Principal(user.name, "user", user.permissions, user.senders, user.email)
+        if not hash_ok:
+            return None  # a first login, a wrong password or an unknown user: all pay the hash
         if user is None:
             self._decoy.verify(password)
             raise NotAuthenticated(ACCESS_DENIED)
