@@ -201,6 +201,8 @@ OPTIONAL_MODULES = (
     "emailactions.scripting.python", "emailactions.scripting.javascript", "subprocess", "signal",
     "emailactions.transports.smtp", "emailactions.transports.file", "emailactions.transports.msgraph",
     "emailactions.transports.memory", "emailactions.files", "tempfile", "shutil",
+    # The outbox, opened only when a message is submitted to it:
+    "sqlite3", "socket", "emailactions.delivery.outbox.sqlite", "emailactions.delivery.outbox.worker",
 )
 
 

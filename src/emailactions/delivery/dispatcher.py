@@ -13,25 +13,23 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from emailactions.errors import RateLimited, RecipientsRefused, Refusals, TransportError
 from emailactions.mime.message import Message
-from emailactions.delivery.outbox.sqlite import Outbox
-from emailactions.delivery.outbox.entry import Entry, iso_time
 from emailactions.delivery.ratelimit import DeliveryQuota, RateLimiter, acquire_request, build, build_quota
 from emailactions.delivery.retry import Backoff, classify, retried_now
 from emailactions.transports.base import SendResult, answer_by
-from emailactions.delivery.outbox.worker import DeliveryWorker
+
+if TYPE_CHECKING:  # the outbox is imported when one is opened: a synchronous send never needs it
+    from emailactions.delivery.outbox.sqlite import Outbox
+    from emailactions.delivery.outbox.worker import DeliveryWorker
 
 log = logging.getLogger("emailactions.outbox")
 
 #: Worker threads when neither ``[outbox] workers`` nor the transport's
 #: ``pool_size`` says how many.
 DEFAULT_WORKERS = 4
-#: Longest a worker waits for room under the delivery quota while holding a
-#: message; past it the row is put off until then (never beyond half its lease).
-QUOTA_WAIT = 30.0
 
 
 class Dispatcher:
@@ -75,6 +73,8 @@ class Dispatcher:
                     # more attempt (a duplicate with the same Message-ID).
                     outbox = self._open_outbox(replace(self.settings, synchronous="normal"))
                 threads = self.worker_threads()
+                from emailactions.delivery.outbox.worker import DeliveryWorker, QuotaWorker
+
                 if self.quota is None:
                     self._worker = DeliveryWorker(self.host, outbox, self.settings, threads=threads, limiter=self.limiter)
                 else:
@@ -194,6 +194,8 @@ class Dispatcher:
                 # A deferral past max_age could only end in "failed": say so now.
                 if self.host.config.rate_limits.on_limit != "defer" or delay >= self.settings.max_age:
                     raise
+        from emailactions.delivery.outbox.entry import iso_time
+
         outbox = self.outbox
         if not outbox.durable and not self._warned_memory:
             self._warned_memory = True
@@ -258,31 +260,3 @@ class Dispatcher:
             if left:
                 log.error("in-memory outbox closed with %d undelivered message(s); they are lost", left)
             outbox.close()
-
-
-class QuotaWorker(DeliveryWorker):
-    """A worker that takes room under the delivery quota before each attempt.
-
-    It waits for room up to :data:`QUOTA_WAIT` (a relay's per-second quota
-    frees up within a second); a longer wait would hold the row's lease, so
-    the row is put back, due when there is room, its attempt not counted.
-    """
-
-    def __init__(self, quota: DeliveryQuota, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.quota = quota
-
-    def deliver(self, entry: Entry) -> str:
-        wait = self.quota.wait(len(entry.pending), min(QUOTA_WAIT, self.settings.lease / 2))
-        if not wait:
-            return super().deliver(entry)
-        error = self.quota.refusal(wait)
-        log.info("outbox %d %s: delivery quota full; put off %.1fs", entry.id, entry.message_id, wait)
-        recorded = self.outbox.finish(
-            entry, state="queued", pending=entry.pending, accepted=entry.accepted, refused=entry.refused,
-            next_attempt=self.outbox.clock() + wait, error=error.to_dict(), rate_check=entry.rate_check, uncount=True,
-        )  # fmt: skip
-        if not recorded:
-            return "lost"
-        self.tally.add("deferred")
-        return "deferred"

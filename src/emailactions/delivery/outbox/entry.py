@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -147,6 +146,8 @@ class Entry:
 
 def worker_id() -> str:
     """``host:pid:nonce``: unique per worker, and tells which process holds a lease."""
+    import socket  # here: a synchronous send never needs it
+
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
@@ -158,6 +159,8 @@ def dead_local_workers(workers: Iterable[str | None], own_pid: int | None = None
     """
     if os.name != "posix":
         return []
+    import socket
+
     me = socket.gethostname()
     own_pid = own_pid if own_pid is not None else os.getpid()
     dead = []

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emailactions.config import OutboxConfig
 from emailactions.errors import EmailActionsError, RateLimited, RecipientsRefused, Refusal, Refusals, TransportError
@@ -26,7 +26,14 @@ from emailactions.delivery.outbox.entry import Entry, worker_id
 from emailactions.delivery.ratelimit import RateLimiter
 from emailactions.delivery.retry import Backoff, classify, reply_of
 
+if TYPE_CHECKING:
+    from emailactions.delivery.ratelimit import DeliveryQuota
+
 log = logging.getLogger("emailactions.outbox")
+
+#: Longest a worker waits for room under the delivery quota while holding a
+#: message; past it the row is put off until then (never beyond half its lease).
+QUOTA_WAIT = 30.0
 
 #: Most messages one thread claims at once while a backlog lasts.
 MAX_BATCH = 16
@@ -369,3 +376,31 @@ def _refusal_error(refusals: Refusals, transport: str | None, verb: str) -> Tran
     return RecipientsRefused(
         f"The server {verb} {len(refusals)} recipient(s) ({', '.join(map(str, codes))})", transport=transport, refused=refusals
     )
+
+
+class QuotaWorker(DeliveryWorker):
+    """A worker that takes room under the delivery quota before each attempt.
+
+    It waits for room up to :data:`QUOTA_WAIT` (a relay's per-second quota
+    frees up within a second); a longer wait would hold the row's lease, so
+    the row is put back, due when there is room, its attempt not counted.
+    """
+
+    def __init__(self, quota: DeliveryQuota, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.quota = quota
+
+    def deliver(self, entry: Entry) -> str:
+        wait = self.quota.wait(len(entry.pending), min(QUOTA_WAIT, self.settings.lease / 2))
+        if not wait:
+            return super().deliver(entry)
+        error = self.quota.refusal(wait)
+        log.info("outbox %d %s: delivery quota full; put off %.1fs", entry.id, entry.message_id, wait)
+        recorded = self.outbox.finish(
+            entry, state="queued", pending=entry.pending, accepted=entry.accepted, refused=entry.refused,
+            next_attempt=self.outbox.clock() + wait, error=error.to_dict(), rate_check=entry.rate_check, uncount=True,
+        )  # fmt: skip
+        if not recorded:
+            return "lost"
+        self.tally.add("deferred")
+        return "deferred"
