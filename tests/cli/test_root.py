@@ -225,3 +225,10 @@ def test_commands_from_the_clis_own_plugins_still_run_and_are_listed():
     assert run("templates", "--help").returncode == 0
     listed = json.loads(run("plugins").stdout)
     assert {"emailactions.cli.templates", "emailactions.cli.outbox"} <= {p["name"] for p in listed}
+
+
+def test_every_plugin_the_listing_shows_has_a_name():
+    """The CLI's own per-command plugin is named, not shown as a number."""
+    names = [p["name"] for p in json.loads(run("plugins").stdout)]
+    assert all(not name.isdigit() for name in names), names
+    assert "emailactions.cli.submitted" in names

@@ -125,7 +125,7 @@ def run_action(ctx: click.Context, call: Callable[[Any], Any]) -> None:
     queued = Queued()
     try:
         host = state.host
-        host.plugin_manager.register(queued)
+        host.plugin_manager.register(queued, name="emailactions.cli.submitted")
         result = call(host)
         if queued.ids:
             outbox = host.dispatcher.outbox
