@@ -84,6 +84,25 @@ def test_the_worker_puts_a_row_off_when_room_is_far_and_counts_no_attempt():
         assert [m.recipients for m in host.transport().outbox] == [("a@example.com",)]
 
 
+def test_stopping_a_worker_ends_its_quota_wait_and_puts_the_row_back():
+    with make_host("1 per 20 seconds", outbox={"workers": 1}) as host:
+        first = send(host, to="a@example.com", wait=False)
+        second = send(host, to="b@example.com", wait=False)
+        worker = host.dispatcher.worker
+        worker.start()
+        outbox = host.dispatcher.outbox
+        deadline = time.monotonic() + 10
+        while outbox.get(first["outboxId"]).state != "sent" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the worker now sleeps in the quota for the second one
+        started = time.monotonic()
+        worker.stop(timeout=15)
+        assert time.monotonic() - started < 3  # not the ~20 s the quota asked for
+        entry = outbox.get(second["outboxId"])
+        assert entry.state == "queued" and entry.attempts == 0
+        assert [m.recipients for m in host.transport().outbox] == [("a@example.com",)]
+
+
 def test_recipient_limits_and_the_quota_count_apart():
     with make_host("10 per second", recipient="1 per hour") as host:
         send(host)

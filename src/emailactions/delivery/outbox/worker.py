@@ -391,7 +391,8 @@ class QuotaWorker(DeliveryWorker):
         self.quota = quota
 
     def deliver(self, entry: Entry) -> str:
-        wait = self.quota.wait(len(entry.pending), min(QUOTA_WAIT, self.settings.lease / 2))
+        # Stopping ends the wait: the row goes back, its attempt not counted.
+        wait = self.quota.wait(len(entry.pending), min(QUOTA_WAIT, self.settings.lease / 2), sleep=self._stop.wait)
         if not wait:
             return super().deliver(entry)
         error = self.quota.refusal(wait)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from emailactions.config import RateLimitConfig
 from emailactions.delivery.ratelimit.limiter import describe, parse
@@ -54,16 +54,16 @@ class DeliveryQuota:
         # Just past the reset: at the instant itself the oldest count still holds.
         return max(0.001, reset - time.time() + 0.001)
 
-    def wait(self, recipients: int, max_wait: float, sleep: Callable[[float], None] = time.sleep) -> float:
+    def wait(self, recipients: int, max_wait: float, sleep: Callable[[float], Any] = time.sleep) -> float:
         """Take room for ``recipients``, sleeping while the quota is full for up
         to ``max_wait`` seconds: 0.0 when taken, else the seconds there is still
-        to wait (nothing taken)."""
+        to wait (nothing taken). A ``sleep`` that returns true (a stop event's
+        ``wait``) ends the wait early."""
         deadline = time.monotonic() + max_wait
         while True:
             wait = self.take(recipients)
-            if not wait or time.monotonic() + wait > deadline:
+            if not wait or time.monotonic() + wait > deadline or sleep(wait):
                 return wait
-            sleep(wait)
 
     def refusal(self, wait: float) -> RateLimited:
         """The 429 of a synchronous send that cannot wait ``wait`` seconds more."""
