@@ -28,7 +28,7 @@ def chromium() -> tuple[object, Path]:
     """A Chrome WebDriver over the system Chromium, and its fresh profile folder (remove it after ``quit``)."""
     for program, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not (Path(program).is_file() and os.access(program, os.X_OK)):
-            pytest.fail(f"{program} is missing: install Debian's {package} (scripts/test does), or set EMAILACTIONS_CHROM{'IUM' if package == 'chromium' else 'EDRIVER'}")
+            pytest.fail(f"{program} is missing: install Debian's {package} (scripts/test-setup does), or set EMAILACTIONS_CHROM{'IUM' if package == 'chromium' else 'EDRIVER'}")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -24,7 +24,7 @@ def _bindir() -> Path:
     if not found:
         raise RuntimeError(
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
-            "apt-get install postgresql, or run scripts/test, which installs it"
+            "apt-get install postgresql, or run scripts/test-setup, which installs it"
         )
     return Path(found[-1]).parent
 

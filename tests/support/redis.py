@@ -47,7 +47,7 @@ class RedisServer:
         if not Path(BINARY).is_file():
             pytest.fail(
                 f"redis-server not found ({BINARY}): install Debian's redis-server package"
-                " (scripts/test does) or set EMAILACTIONS_REDIS_SERVER"
+                " (scripts/test-setup does) or set EMAILACTIONS_REDIS_SERVER"
             )
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="emailactions-redis-"))
