@@ -9,8 +9,6 @@ secret the server checks it with.
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -18,6 +16,7 @@ import click
 from emailactions.cli.common import ConfigProblem, emit
 from emailactions.errors import ConfigError, EmailActionsError
 from emailactions.hookspecs import hookimpl
+from emailactions.server.address_tokens import issue
 
 #: Seconds per unit of ``--expires``.
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -30,19 +29,6 @@ def duration(value: str) -> int:
     if match is None or int(match.group(1)) == 0:
         raise click.BadParameter(f"{value!r} is not a duration like 3600, 30m, 12h, 7d or 2w", param_hint="--expires")
     return int(match.group(1)) * UNITS[match.group(2) or "s"]
-
-
-def issue(address: str, secret: str, expires_in: int | None = None, now: float | None = None) -> dict[str, Any]:
-    """A signed address token, and when it expires (``None``: never)."""
-    import jwt
-
-    issued = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {"address": address, "iat": issued}
-    expires_at = None
-    if expires_in is not None:
-        claims["exp"] = issued + expires_in
-        expires_at = datetime.fromtimestamp(claims["exp"], timezone.utc).isoformat().replace("+00:00", "Z")
-    return {"address": address, "jwt": jwt.encode(claims, secret, algorithm="HS256"), "expiresAt": expires_at}
 
 
 @click.command("address-token")

@@ -14,6 +14,7 @@ import logging
 
 from emailactions.config.server import ServerConfig
 from emailactions.errors import NotAuthenticated
+from emailactions.server import address_tokens
 from emailactions.server.auth import ACCESS_DENIED, API_KEYS, Authenticator, Principal
 from emailactions.server.throttle import ApiLimiter
 
@@ -23,8 +24,6 @@ log = logging.getLogger("emailactions.frontdoor")
 API_KEY_USERS = ("apikey", "api-key")
 #: The user name that means "the password is an address token".
 TOKEN_USER = "jwt"
-#: The tempmail dialect's token algorithm (server/tempmail.py imports Starlette, so it is not imported here).
-ALGORITHM = "HS256"
 
 
 class Identities:
@@ -50,17 +49,12 @@ class Identities:
 
     def _token(self, token: str) -> Principal:
         """An address token's holder: may ``send``, only from its address."""
-        import jwt
-
         secret = self.settings.address_token_secret()
         if secret is None:
             log.error("an address token came in, but neither [server] jwt_secret nor EMAILACTIONS_JWT_SECRET is set")
             raise NotAuthenticated(ACCESS_DENIED)
         try:
-            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["address"]})
-        except jwt.PyJWTError:
-            raise NotAuthenticated(ACCESS_DENIED) from None
-        address = claims["address"]
-        if not isinstance(address, str) or not address:
-            raise NotAuthenticated(ACCESS_DENIED)
+            address = address_tokens.address_of(token, secret)
+        except NotAuthenticated:
+            raise NotAuthenticated(ACCESS_DENIED) from None  # SMTP says no more than "535"
         return Principal(address, "address_token", frozenset({"send"}), senders=(), email=address)

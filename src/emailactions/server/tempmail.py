@@ -22,12 +22,12 @@ from typing import Any
 from emailactions.errors import EmailActionsError, InvalidParams, NotAuthenticated
 from emailactions.hookspecs import hookimpl
 from emailactions.params.fields import refuse_unknown
+from emailactions.server import address_tokens
 from emailactions.server.app import Call, Endpoint, Reply
 from emailactions.server.protocol import json_object
 
 log = logging.getLogger("emailactions.server")
 
-ALGORITHM = "HS256"
 FIELDS = {"from_name", "to_name", "to_mail", "subject", "is_html", "content"}
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -41,22 +41,11 @@ def errors(exc: EmailActionsError) -> Reply:
 
 def address_of(call: Call, token: Any) -> str:
     """The sender address an address token was issued for; 401 if the token is not good."""
-    import jwt
-
     secret = call.state.settings.address_token_secret()
     if secret is None:
         log.error("an address token came in, but neither [server] jwt_secret nor EMAILACTIONS_JWT_SECRET is set")
         raise NotAuthenticated("Address tokens are not configured on this server")
-    if not isinstance(token, str) or not token:
-        raise NotAuthenticated("No address token")
-    try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["address"]})
-    except jwt.PyJWTError as exc:
-        raise NotAuthenticated(f"Invalid address token: {exc}") from None
-    address = claims["address"]
-    if not isinstance(address, str) or not address:
-        raise NotAuthenticated("Invalid address token: no address")
-    return address
+    return address_tokens.address_of(token, secret)
 
 
 async def _send(call: Call, address: str, data: dict[str, Any]) -> Reply:
