@@ -85,7 +85,11 @@ def browser(served) -> Iterator[Any]:
 
 
 def wait(driver: Any, until: Any, timeout: float = 10) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: until(d))
+    # The live preview replaces nodes as it re-renders: an element found a moment
+    # ago may be gone by the time it is read; look again rather than fail.
+    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: until(d)
+    )
 
 
 def shot(driver: Any, name: str) -> None:
@@ -103,8 +107,14 @@ def shot(driver: Any, name: str) -> None:
 
 
 def text_of(driver: Any, selector: str) -> str:
-    found = driver.find_elements(By.CSS_SELECTOR, selector)
-    return found[0].text if found else ""
+    """The element's text, read again if the page replaced it meanwhile."""
+    for _ in range(5):
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        try:
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{selector} kept being replaced while read")
 
 
 def set_field(driver: Any, element_id: str, value: str) -> None:
